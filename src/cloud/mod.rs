@@ -1,0 +1,8 @@
+//! Cloud API clients: the "poll" end of the data flow.
+//!
+//! Each cloud has its own module with a signer (a pure function of the request, the
+//! credentials and the time), an HTTP client (reqwest; knows signing, limits and error
+//! bodies) and one module per API family with its request and response types. A client
+//! knows nothing about metrics series or the HTTP server.
+
+pub mod huawei;

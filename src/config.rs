@@ -1,0 +1,812 @@
+//! The exporter's configuration: one typed struct, its defaults, and its validation.
+//!
+//! Sources, later ones winning: the TOML file, then environment variables
+//! `WORKSPACE_EXPORTER__SECTION__KEY` (double underscore between path parts; a number is
+//! an index into a list of targets, e.g. `WORKSPACE_EXPORTER__HUAWEICLOUD__0__REGION`).
+//! Both are merged by the `config` crate and deserialized into [`RawConfig`], which
+//! rejects unknown keys. [`Config::from_raw`] then resolves secrets (value, `*_file`, or
+//! the SDK's environment variable), fills defaults that depend on other keys (target
+//! names, endpoints) and checks everything. Every error names the offending key.
+//!
+//! This module sits before the data flow: its output configures the scheduler, the
+//! collectors and the server.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "WORKSPACE_EXPORTER__";
+
+/// Default `/metrics` listen address.
+pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:9817";
+/// Default telemetry path.
+pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+/// Default poll interval of every collector.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default lookback window for application-streaming sessions.
+pub const DEFAULT_SESSION_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
+/// Default limit on an upstream response body.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Regions whose application-streaming API lives on `appstream.{region}` rather than on
+/// the Workspace endpoint (api-notes.md).
+const APPSTREAM_REGIONS: &[&str] = &[
+    "cn-north-4",
+    "cn-north-9",
+    "cn-east-3",
+    "cn-south-1",
+    "cn-southwest-2",
+];
+
+/// A configuration problem: the key it concerns and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    /// The offending key as an operator would write it, e.g. `huaweicloud[1].secret_key_file`.
+    pub key: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A duration written as a string such as `"60s"`, `"1m30s"` or `"24h"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim())
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {text:?} ({e}); write a number and a unit, like \"60s\" or \"24h\""
+                ))
+            })
+    }
+}
+
+/// The configuration file as written, before secrets and defaults are resolved.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`: where `/metrics` is served.
+    #[serde(default)]
+    pub server: RawServer,
+    /// `[poll]`: defaults for every collector's polling.
+    #[serde(default)]
+    pub poll: RawPoll,
+    /// `[[huaweicloud]]`: Huawei Cloud targets.
+    #[serde(default)]
+    pub huaweicloud: Vec<RawHuaweiTarget>,
+}
+
+/// `[server]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address and port to listen on.
+    pub listen_address: Option<String>,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: Option<String>,
+}
+
+/// `[poll]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoll {
+    /// How often each collector polls.
+    pub interval: Option<HumanDuration>,
+    /// Timeout of one upstream request.
+    pub timeout: Option<HumanDuration>,
+    /// Largest upstream response body accepted, in bytes.
+    pub max_body_bytes: Option<u64>,
+}
+
+/// A `[[huaweicloud]]` target as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHuaweiTarget {
+    /// Target name (the `target` label of self-metrics); default: the region.
+    pub name: Option<String>,
+    /// Huawei Cloud region, e.g. `cn-north-4`.
+    pub region: Option<String>,
+    /// Project ID; discovered through IAM when absent.
+    pub project_id: Option<String>,
+    /// Access key (AK).
+    pub access_key: Option<String>,
+    /// File holding the access key.
+    pub access_key_file: Option<PathBuf>,
+    /// Secret key (SK).
+    pub secret_key: Option<String>,
+    /// File holding the secret key.
+    pub secret_key_file: Option<PathBuf>,
+    /// Security token of temporary credentials.
+    pub security_token: Option<String>,
+    /// File holding the security token.
+    pub security_token_file: Option<PathBuf>,
+    /// Collectors to run; default: all.
+    pub collectors: Option<Vec<HuaweiCollectorKind>>,
+    /// How far back `app_sessions` looks.
+    pub session_lookback: Option<HumanDuration>,
+    /// Poll interval for this target (overrides `[poll].interval`).
+    pub interval: Option<HumanDuration>,
+    /// Request timeout for this target (overrides `[poll].timeout`).
+    pub timeout: Option<HumanDuration>,
+    /// Workspace API endpoint.
+    pub workspace_endpoint: Option<String>,
+    /// Application-streaming (WorkspaceApp) API endpoint.
+    pub app_endpoint: Option<String>,
+    /// IAM endpoint, for project discovery.
+    pub iam_endpoint: Option<String>,
+}
+
+/// The Huawei Cloud collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HuaweiCollectorKind {
+    /// Desktop states per desktop group.
+    DesktopStatus,
+    /// Online users.
+    OnlineUsers,
+    /// Application-streaming sessions per server group and state.
+    AppSessions,
+}
+
+impl HuaweiCollectorKind {
+    /// All collectors, in a stable order.
+    pub const ALL: [HuaweiCollectorKind; 3] = [
+        HuaweiCollectorKind::DesktopStatus,
+        HuaweiCollectorKind::OnlineUsers,
+        HuaweiCollectorKind::AppSessions,
+    ];
+
+    /// The `collector` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HuaweiCollectorKind::DesktopStatus => "desktop_status",
+            HuaweiCollectorKind::OnlineUsers => "online_users",
+            HuaweiCollectorKind::AppSessions => "app_sessions",
+        }
+    }
+}
+
+impl fmt::Display for HuaweiCollectorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where and how `/metrics` is served.
+    pub server: ServerConfig,
+    /// Limits shared by every upstream request.
+    pub poll: PollConfig,
+    /// Huawei Cloud targets (at least one).
+    pub huaweicloud: Vec<HuaweiTarget>,
+}
+
+/// Serving settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind.
+    pub listen_address: SocketAddr,
+    /// Path of the metrics endpoint, starting with `/`.
+    pub telemetry_path: String,
+}
+
+/// Poll settings shared by every target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollConfig {
+    /// Default poll interval.
+    pub interval: Duration,
+    /// Default per-request timeout.
+    pub timeout: Duration,
+    /// Largest upstream response body accepted, enforced while reading.
+    pub max_body_bytes: u64,
+}
+
+/// Huawei Cloud AK/SK credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HuaweiCredentials {
+    /// Access key (AK).
+    pub access_key: Secret,
+    /// Secret key (SK).
+    pub secret_key: Secret,
+    /// Security token, for temporary credentials.
+    pub security_token: Option<Secret>,
+}
+
+/// One validated `[[huaweicloud]]` target.
+#[derive(Debug, Clone)]
+pub struct HuaweiTarget {
+    /// Unique target name (`target` label of the self-metrics).
+    pub name: String,
+    /// Region, e.g. `cn-north-4` (`region` label of cloud series).
+    pub region: String,
+    /// Configured project ID; `None` means discover through IAM.
+    pub project_id: Option<String>,
+    /// Credentials used to sign every request.
+    pub credentials: HuaweiCredentials,
+    /// Collectors to run, without duplicates.
+    pub collectors: Vec<HuaweiCollectorKind>,
+    /// How far back `app_sessions` looks.
+    pub session_lookback: Duration,
+    /// Poll interval of this target's collectors.
+    pub interval: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Workspace API base URL.
+    pub workspace_endpoint: Url,
+    /// WorkspaceApp (application streaming) API base URL.
+    pub app_endpoint: Url,
+    /// IAM base URL.
+    pub iam_endpoint: Url,
+}
+
+impl Config {
+    /// Loads the file at `path`, applies `WORKSPACE_EXPORTER__*` overrides from the process
+    /// environment, and validates the result.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// [`Config::load`] with the environment passed in (tests use this).
+    pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "config.file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let raw = RawConfig::parse(&text, env)?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        Config::from_raw(raw, base_dir, &|name| lookup(env, name))
+    }
+
+    /// Resolves and validates a [`RawConfig`]. Relative `*_file` paths are resolved
+    /// against `base_dir`; `env` looks up the SDKs' credential variables.
+    pub fn from_raw(
+        raw: RawConfig,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let server = ServerConfig {
+            listen_address: {
+                let text = raw
+                    .server
+                    .listen_address
+                    .as_deref()
+                    .unwrap_or(DEFAULT_LISTEN_ADDRESS);
+                text.parse().map_err(|_| {
+                    ConfigError::new(
+                        "server.listen_address",
+                        format!("{text:?} is not an address and port, like \"0.0.0.0:9817\""),
+                    )
+                })?
+            },
+            telemetry_path: {
+                let path = raw
+                    .server
+                    .telemetry_path
+                    .unwrap_or_else(|| DEFAULT_TELEMETRY_PATH.into());
+                validate_telemetry_path(&path)
+                    .map_err(|p| ConfigError::new("server.telemetry_path", p))?;
+                path
+            },
+        };
+        let poll = PollConfig {
+            interval: positive("poll.interval", raw.poll.interval, DEFAULT_INTERVAL)?,
+            timeout: positive("poll.timeout", raw.poll.timeout, DEFAULT_TIMEOUT)?,
+            max_body_bytes: match raw.poll.max_body_bytes {
+                Some(0) => {
+                    return Err(ConfigError::new(
+                        "poll.max_body_bytes",
+                        "must be greater than zero",
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_BODY_BYTES,
+            },
+        };
+        if raw.huaweicloud.is_empty() {
+            return Err(ConfigError::new(
+                "huaweicloud",
+                "no targets configured: add at least one [[huaweicloud]] section",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        let mut huaweicloud = Vec::with_capacity(raw.huaweicloud.len());
+        for (i, t) in raw.huaweicloud.into_iter().enumerate() {
+            let target = resolve_huawei(i, t, &poll, base_dir, env)?;
+            if !names.insert(target.name.clone()) {
+                return Err(ConfigError::new(
+                    format!("huaweicloud[{i}].name"),
+                    format!(
+                        "duplicate target name {:?}: every target needs a unique name (it defaults to the region)",
+                        target.name
+                    ),
+                ));
+            }
+            huaweicloud.push(target);
+        }
+        Ok(Config {
+            server,
+            poll,
+            huaweicloud,
+        })
+    }
+}
+
+impl RawConfig {
+    /// Parses TOML text and applies `WORKSPACE_EXPORTER__*` overrides from `env`.
+    pub fn parse(toml_text: &str, env: &[(String, String)]) -> Result<RawConfig, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(toml_text, config::FileFormat::Toml));
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = env_key(rest).ok_or_else(|| {
+                ConfigError::new(name.clone(), "cannot be mapped to a configuration key")
+            })?;
+            builder = builder
+                .set_override(&key, value.as_str())
+                .map_err(|e| ConfigError::new(name.clone(), e.to_string()))?;
+        }
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::new("config.file", e.to_string()))?;
+        serde_path_to_error::deserialize(merged).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                "config.file".to_string()
+            } else {
+                path
+            };
+            ConfigError::new(key, strip_config_noise(&e.into_inner().to_string()))
+        })
+    }
+}
+
+/// `HUAWEICLOUD__0__SECRET_KEY` → `huaweicloud[0].secret_key`.
+fn env_key(rest: &str) -> Option<String> {
+    let mut key = String::new();
+    for part in rest.split("__") {
+        if part.is_empty() {
+            return None;
+        }
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            if key.is_empty() {
+                return None;
+            }
+            key.push('[');
+            key.push_str(part);
+            key.push(']');
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(&part.to_ascii_lowercase());
+        }
+    }
+    (!key.is_empty()).then_some(key)
+}
+
+/// The `config` crate appends its own key description to some messages; our key comes
+/// from the serde path, so drop the duplicate.
+fn strip_config_noise(message: &str) -> String {
+    match message.find(" for key `") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn lookup(env: &[(String, String)], name: &str) -> Option<String> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// Checks a telemetry path: absolute, URL-safe, and not one of the fixed endpoints.
+pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("{path:?} must start with '/'"));
+    }
+    if ["/", "/-/healthy", "/-/ready"].contains(&path) {
+        return Err(format!("{path:?} is already used by the exporter"));
+    }
+    if path.contains(['?', '#', ' ']) {
+        return Err(format!("{path:?} must be a plain path"));
+    }
+    Ok(())
+}
+
+fn positive(
+    key: &str,
+    value: Option<HumanDuration>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        Some(HumanDuration(d)) if d.is_zero() => {
+            Err(ConfigError::new(key, "must be greater than zero"))
+        }
+        Some(HumanDuration(d)) => Ok(d),
+        None => Ok(default),
+    }
+}
+
+fn resolve_huawei(
+    i: usize,
+    t: RawHuaweiTarget,
+    poll: &PollConfig,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<HuaweiTarget, ConfigError> {
+    let key = |field: &str| format!("huaweicloud[{i}].{field}");
+    let region = t.region.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+        ConfigError::new(
+            key("region"),
+            "missing: set the Huawei Cloud region, e.g. \"cn-north-4\"",
+        )
+    })?;
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ConfigError::new(
+            key("region"),
+            format!("{region:?} is not a region name (lower-case letters, digits and '-')"),
+        ));
+    }
+    let name = match t.name {
+        Some(n) if n.trim().is_empty() => {
+            return Err(ConfigError::new(key("name"), "must not be empty"));
+        }
+        Some(n) => n,
+        None => region.clone(),
+    };
+    let access_key = secret(
+        &key("access_key"),
+        t.access_key,
+        t.access_key_file,
+        "HUAWEICLOUD_SDK_AK",
+        base_dir,
+        env,
+    )?
+    .ok_or_else(|| missing_secret(&key("access_key"), "HUAWEICLOUD_SDK_AK"))?;
+    let secret_key = secret(
+        &key("secret_key"),
+        t.secret_key,
+        t.secret_key_file,
+        "HUAWEICLOUD_SDK_SK",
+        base_dir,
+        env,
+    )?
+    .ok_or_else(|| missing_secret(&key("secret_key"), "HUAWEICLOUD_SDK_SK"))?;
+    let security_token = secret(
+        &key("security_token"),
+        t.security_token,
+        t.security_token_file,
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        base_dir,
+        env,
+    )?;
+    let project_id = match t.project_id {
+        Some(p) if p.trim().is_empty() => {
+            return Err(ConfigError::new(
+                key("project_id"),
+                "must not be empty; remove it to discover the project through IAM",
+            ));
+        }
+        Some(p) => Some(p.trim().to_string()),
+        None => env("HUAWEICLOUD_SDK_PROJECT_ID").filter(|p| !p.trim().is_empty()),
+    };
+    if let Some(p) = &project_id {
+        if !p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::new(
+                key("project_id"),
+                format!("{p:?} is not a project ID (letters, digits, '-', '_')"),
+            ));
+        }
+    }
+    let collectors = match t.collectors {
+        None => HuaweiCollectorKind::ALL.to_vec(),
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                key("collectors"),
+                "is empty: remove it to run all collectors",
+            ));
+        }
+        Some(list) => {
+            let mut seen = BTreeSet::new();
+            for c in &list {
+                if !seen.insert(*c) {
+                    return Err(ConfigError::new(
+                        key("collectors"),
+                        format!("{c} is listed twice"),
+                    ));
+                }
+            }
+            list
+        }
+    };
+    let workspace_endpoint = endpoint(
+        &key("workspace_endpoint"),
+        t.workspace_endpoint,
+        format!("https://workspace.{region}.myhuaweicloud.com"),
+    )?;
+    let app_default = if APPSTREAM_REGIONS.contains(&region.as_str()) {
+        format!("https://appstream.{region}.myhuaweicloud.com")
+    } else {
+        format!("https://workspace.{region}.myhuaweicloud.com")
+    };
+    let app_endpoint = endpoint(&key("app_endpoint"), t.app_endpoint, app_default)?;
+    let iam_endpoint = endpoint(
+        &key("iam_endpoint"),
+        t.iam_endpoint,
+        format!("https://iam.{region}.myhuaweicloud.com"),
+    )?;
+    Ok(HuaweiTarget {
+        name,
+        project_id,
+        credentials: HuaweiCredentials {
+            access_key,
+            secret_key,
+            security_token,
+        },
+        collectors,
+        session_lookback: positive(
+            &key("session_lookback"),
+            t.session_lookback,
+            DEFAULT_SESSION_LOOKBACK,
+        )?,
+        interval: positive(&key("interval"), t.interval, poll.interval)?,
+        timeout: positive(&key("timeout"), t.timeout, poll.timeout)?,
+        workspace_endpoint,
+        app_endpoint,
+        iam_endpoint,
+        region,
+    })
+}
+
+fn missing_secret(key: &str, env_name: &str) -> ConfigError {
+    ConfigError::new(
+        key,
+        format!("missing: set {key}, {key}_file, or the environment variable {env_name}"),
+    )
+}
+
+/// Resolves a secret from its value key, its `*_file` key, or an environment fallback.
+fn secret(
+    key: &str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+    env_name: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    let file_key = format!("{key}_file");
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            format!("set either {key} or {file_key}, not both"),
+        )),
+        (Some(v), None) => {
+            let v = v.trim();
+            if v.is_empty() {
+                Err(ConfigError::new(key, "is empty"))
+            } else {
+                Ok(Some(Secret::new(v)))
+            }
+        }
+        (None, Some(path)) => {
+            let path = if path.is_relative() {
+                base_dir.join(path)
+            } else {
+                path
+            };
+            let content = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(
+                    &file_key,
+                    format!("cannot read secret file {}: {e}", path.display()),
+                )
+            })?;
+            let content = content.trim();
+            if content.is_empty() {
+                return Err(ConfigError::new(
+                    &file_key,
+                    format!("secret file {} is empty", path.display()),
+                ));
+            }
+            Ok(Some(Secret::new(content)))
+        }
+        (None, None) => Ok(env(env_name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)),
+    }
+}
+
+fn endpoint(key: &str, value: Option<String>, default: String) -> Result<Url, ConfigError> {
+    let text = value.unwrap_or(default);
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConfigError::new(key, format!("{text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?}: the scheme must be http or https"),
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::new(key, format!("{text:?} has no host")));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?} must not carry a query, fragment or user info"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw = RawConfig::parse(text, &[])?;
+        Config::from_raw(raw, Path::new("."), &no_env)
+    }
+
+    const MINIMAL: &str = r#"
+        [[huaweicloud]]
+        region = "cn-north-4"
+        access_key = "AK"
+        secret_key = "SK"
+    "#;
+
+    #[test]
+    fn defaults_fill_in() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.server.listen_address, "0.0.0.0:9817".parse().unwrap());
+        assert_eq!(c.poll.interval, Duration::from_secs(60));
+        let t = &c.huaweicloud[0];
+        assert_eq!(t.name, "cn-north-4");
+        assert_eq!(
+            t.app_endpoint.as_str(),
+            "https://appstream.cn-north-4.myhuaweicloud.com/"
+        );
+        assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
+        assert_eq!(t.session_lookback, Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn app_endpoint_falls_back_to_workspace_outside_appstream_regions() {
+        let c = parse(&MINIMAL.replace("cn-north-4", "ap-southeast-1")).unwrap();
+        assert_eq!(
+            c.huaweicloud[0].app_endpoint.as_str(),
+            "https://workspace.ap-southeast-1.myhuaweicloud.com/"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse(&format!("{MINIMAL}\nsecret_key_fle = \"x\"")).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0]");
+        assert!(err.problem.contains("secret_key_fle"), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_is_named() {
+        let err = parse(&format!("[poll]\ninterval = \"5 parsecs\"\n{MINIMAL}")).unwrap_err();
+        assert_eq!(err.key, "poll.interval");
+        assert!(err.problem.contains("invalid duration"), "{err}");
+    }
+
+    #[test]
+    fn env_override_reaches_list_items() {
+        let env = vec![(
+            "WORKSPACE_EXPORTER__HUAWEICLOUD__0__NAME".to_string(),
+            "from-env".to_string(),
+        )];
+        let raw = RawConfig::parse(MINIMAL, &env).unwrap();
+        let c = Config::from_raw(raw, Path::new("."), &no_env).unwrap();
+        assert_eq!(c.huaweicloud[0].name, "from-env");
+    }
+
+    #[test]
+    fn env_key_mapping() {
+        assert_eq!(env_key("POLL__INTERVAL").as_deref(), Some("poll.interval"));
+        assert_eq!(
+            env_key("HUAWEICLOUD__1__SECRET_KEY_FILE").as_deref(),
+            Some("huaweicloud[1].secret_key_file")
+        );
+        assert_eq!(env_key("0__X"), None);
+        assert_eq!(env_key("A____B"), None);
+    }
+
+    #[test]
+    fn sdk_env_fallback_is_used_only_when_nothing_is_set() {
+        let text = "[[huaweicloud]]\nregion = \"cn-north-4\"\n";
+        let env = |name: &str| match name {
+            "HUAWEICLOUD_SDK_AK" => Some("ENVAK".to_string()),
+            "HUAWEICLOUD_SDK_SK" => Some("ENVSK\n".to_string()),
+            _ => None,
+        };
+        let c =
+            Config::from_raw(RawConfig::parse(text, &[]).unwrap(), Path::new("."), &env).unwrap();
+        assert_eq!(c.huaweicloud[0].credentials.secret_key.expose(), "ENVSK");
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].access_key");
+    }
+
+    #[test]
+    fn missing_secret_file_is_named_without_content() {
+        let text = "[[huaweicloud]]\nregion = \"cn-north-4\"\naccess_key = \"AK\"\nsecret_key_file = \"/nonexistent/hw_sk\"\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].secret_key_file");
+        assert!(err.problem.contains("/nonexistent/hw_sk"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_and_empty_lists_are_rejected() {
+        let err = parse(&format!("{MINIMAL}{MINIMAL}")).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[1].name");
+        let err = parse("[poll]\ninterval = \"10s\"\n").unwrap_err();
+        assert_eq!(err.key, "huaweicloud");
+    }
+
+    #[test]
+    fn bad_url_and_wrong_type_are_named() {
+        let err = parse(&format!("{MINIMAL}workspace_endpoint = \"ftp://x\"\n")).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].workspace_endpoint");
+        let err = parse(&format!("[poll]\nmax_body_bytes = \"lots\"\n{MINIMAL}")).unwrap_err();
+        assert_eq!(err.key, "poll.max_body_bytes");
+        let err = parse(&format!(
+            "{MINIMAL}collectors = [\"desktop_status\", \"nope\"]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].collectors[1]");
+    }
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let c = parse(MINIMAL.replace("\"SK\"", "\"TOP-SECRET-SK\"").as_str()).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("TOP-SECRET-SK"));
+    }
+}

@@ -1,0 +1,46 @@
+//! workspace-exporter: a Prometheus exporter for Huawei Cloud Workspace connection
+//! statistics (desktop login states, online users, application-streaming sessions).
+//!
+//! Data flows in one direction, and the module layout follows it:
+//!
+//! ```text
+//! config ──► scheduler ──► collectors::Collector::poll ──► cloud::huawei (client + signer)
+//!                │                   │ decode + convert
+//!                ▼                   ▼
+//!          self_metrics ◄──── store (one snapshot per target × collector, swapped
+//!                │                   atomically, encoded once per change)
+//!                └──────────────► server (/metrics, /, /-/healthy, /-/ready)
+//! ```
+//!
+//! Module map:
+//! - [`config`]: the typed configuration, its defaults, validation and secret loading.
+//! - [`secret`]: a string wrapper that never prints its content.
+//! - [`cloud`]: one client per cloud API; signing lives apart from the HTTP client.
+//! - [`collectors`]: one file per data source, each turning API answers into series.
+//! - [`scheduler`]: one polling loop per target × collector, never overlapping itself.
+//! - [`store`]: the snapshots, readiness, and the pre-encoded `/metrics` body.
+//! - [`self_metrics`]: the exporter's own health metrics.
+//! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
+//! - [`shutdown`]: one future for SIGTERM/SIGINT.
+//! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
+//! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
+//! - [`demo`]: the `demo` subcommand: simulator + exporter in one process.
+
+pub mod cloud;
+pub mod collectors;
+pub mod config;
+pub mod demo;
+pub mod exporter;
+pub mod scheduler;
+pub mod secret;
+pub mod self_metrics;
+pub mod server;
+pub mod shutdown;
+pub mod simulator;
+pub mod store;
+
+/// The exporter's version, as reported by `--version` and `workspace_exporter_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `User-Agent` sent on every upstream request.
+pub const USER_AGENT: &str = concat!("workspace-exporter/", env!("CARGO_PKG_VERSION"));

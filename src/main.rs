@@ -1,0 +1,224 @@
+//! The `workspace-exporter` binary: parses the command line, loads the configuration,
+//! sets up logging and signals, and starts the exporter (or the demo). Only wiring
+//! lives here; `anyhow` is used at this edge alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use workspace_exporter::config::Config;
+use workspace_exporter::{demo, exporter, shutdown};
+
+/// Exit code for configuration errors.
+const EXIT_CONFIG: u8 = 2;
+
+/// Prometheus exporter for Huawei Cloud Workspace connection statistics.
+#[derive(Debug, Parser)]
+#[command(name = "workspace-exporter", version = workspace_exporter::VERSION)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(
+        long = "config.file",
+        value_name = "PATH",
+        default_value = "config.toml",
+        global = true
+    )]
+    config_file: PathBuf,
+
+    /// Address to listen on; overrides server.listen_address (demo default: 127.0.0.1:9817).
+    #[arg(long = "web.listen-address", value_name = "ADDR", global = true)]
+    listen_address: Option<SocketAddr>,
+
+    /// Path of the metrics endpoint; overrides server.telemetry_path.
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    telemetry_path: Option<String>,
+
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    log_level: LogLevel,
+
+    /// Log format.
+    #[arg(
+        long = "log.format",
+        value_name = "FORMAT",
+        default_value = "logfmt",
+        global = true
+    )]
+    log_format: LogFormat,
+
+    /// Validate the configuration, print the result, and exit (2 when invalid).
+    #[arg(long = "config.check")]
+    config_check: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a built-in simulated cloud and export it: no account needed.
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_level, cli.log_format);
+    match cli.command {
+        Some(Command::Demo) => run_or_report(run_demo(&cli)),
+        None => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!(
+                        "workspace-exporter: invalid configuration in {}: {e}",
+                        cli.config_file.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            if cli.config_check {
+                println!(
+                    "{}: configuration OK ({} target(s), {} collector(s))",
+                    cli.config_file.display(),
+                    config.huaweicloud.len(),
+                    config
+                        .huaweicloud
+                        .iter()
+                        .map(|t| t.collectors.len())
+                        .sum::<usize>()
+                );
+                return ExitCode::SUCCESS;
+            }
+            run_or_report(run_exporter(config))
+        }
+    }
+}
+
+fn run_or_report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, workspace_exporter::config::ConfigError> {
+    let mut config = Config::load(&cli.config_file)?;
+    if let Some(addr) = cli.listen_address {
+        config.server.listen_address = addr;
+    }
+    if let Some(path) = &cli.telemetry_path {
+        config.server.telemetry_path = path.clone();
+        workspace_exporter::config::validate_telemetry_path(path).map_err(|problem| {
+            workspace_exporter::config::ConfigError {
+                key: "--web.telemetry-path".into(),
+                problem,
+            }
+        })?;
+    }
+    Ok(config)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_exporter(config: Config) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let addr = config.server.listen_address;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let token = CancellationToken::new();
+        shutdown::install(token.clone()).context("cannot install signal handlers")?;
+        let running = exporter::start(&config, listener, token)?;
+        tracing::info!(
+            version = workspace_exporter::VERSION,
+            address = %running.local_addr(),
+            targets = config.huaweicloud.len(),
+            "workspace-exporter listening"
+        );
+        running.wait().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn run_demo(cli: &Cli) -> anyhow::Result<()> {
+    let addr = cli
+        .listen_address
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9817)));
+    runtime()?.block_on(async {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let token = CancellationToken::new();
+        shutdown::install(token.clone()).context("cannot install signal handlers")?;
+        let demo = demo::start(listener, token).await?;
+        tracing::info!(
+            address = %demo.exporter.local_addr(),
+            "demo running: open http://{}/metrics (Ctrl-C to stop)",
+            demo.exporter.local_addr()
+        );
+        demo.exporter.wait().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let level = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
+    };
+    // Our own logs at the chosen level; libraries at most at warn.
+    let lib_level = if matches!(level, "error") {
+        "error"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::new(format!("{lib_level},workspace_exporter={level}"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder
+            .event_format(tracing_logfmt::EventsFormatter::default())
+            .init(),
+    }
+}

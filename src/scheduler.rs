@@ -1,0 +1,134 @@
+//! The scheduler: one polling loop per target × collector.
+//!
+//! The first poll starts at once, then one every interval. A loop runs its polls one
+//! after another, so a poll never overlaps the previous one; when a poll outlasts the
+//! interval, the ticks it covered are skipped with a warning. Every poll is timed here,
+//! not in the collector, and its outcome goes to the [`Store`]. A poll request (see
+//! [`PollRequests`]) starts an extra poll at once; tests use it to drive polls without
+//! waiting for the clock.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::collectors::Collector;
+use crate::store::{SlotKey, Store};
+
+/// Issues "poll now" requests to every loop; each request has an epoch number.
+#[derive(Debug)]
+pub struct PollRequests {
+    /// The epoch of the latest request; loops watch it.
+    sender: watch::Sender<u64>,
+}
+
+impl Default for PollRequests {
+    fn default() -> Self {
+        PollRequests {
+            sender: watch::channel(0).0,
+        }
+    }
+}
+
+impl PollRequests {
+    /// Asks every loop to poll now; returns the request's epoch.
+    pub fn request(&self) -> u64 {
+        let mut epoch = 0;
+        self.sender.send_modify(|e| {
+            *e += 1;
+            epoch = *e;
+        });
+        epoch
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.sender.subscribe()
+    }
+}
+
+/// One polling loop's work.
+pub struct Job {
+    /// Which slot the results go to.
+    pub key: SlotKey,
+    /// What to poll.
+    pub collector: Arc<dyn Collector>,
+    /// Time between poll starts.
+    pub interval: std::time::Duration,
+}
+
+/// Starts one loop per job on `tasks`; loops end when `shutdown` is cancelled.
+pub fn spawn(
+    jobs: Vec<Job>,
+    store: Arc<Store>,
+    requests: &PollRequests,
+    shutdown: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    for job in jobs {
+        store.register(job.key.clone());
+        tasks.spawn(run_loop(
+            job,
+            store.clone(),
+            requests.subscribe(),
+            shutdown.clone(),
+        ));
+    }
+}
+
+async fn run_loop(
+    job: Job,
+    store: Arc<Store>,
+    mut requests: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(job.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+            changed = requests.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let epoch = *requests.borrow_and_update();
+        let started = Instant::now();
+        let result = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            r = job.collector.poll(Utc::now()) => r,
+        };
+        let elapsed = started.elapsed();
+        let series = match result {
+            Ok(series) => {
+                tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), "poll succeeded");
+                Some(series)
+            }
+            Err(e) => {
+                tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), error = %e, "poll failed; keeping the last good series");
+                None
+            }
+        };
+        store.record(&job.key, series, epoch, elapsed, SystemTime::now());
+        if elapsed >= job.interval {
+            let skipped = (elapsed.as_secs_f64() / job.interval.as_secs_f64()).floor();
+            tracing::warn!(
+                target_name = %job.key.target,
+                collector = job.key.collector,
+                duration_seconds = elapsed.as_secs_f64(),
+                interval_seconds = job.interval.as_secs_f64(),
+                skipped_ticks = skipped,
+                "poll took longer than the interval; skipping the ticks it overlapped"
+            );
+            // Next poll one full interval from now, not immediately.
+            ticker.reset();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The exporter's own metrics: is each collector healthy, how long it polled, when it
+//! last succeeded, and how every upstream request ended.
+//!
+//! Written by the scheduler (per poll) and by the cloud clients (per request); read by
+//! the [`store`](crate::store) when it encodes the `/metrics` body.
+
+use prometheus::core::Collector as _;
+use prometheus::proto::MetricFamily;
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// The exporter's own metrics, in their own registry.
+pub struct SelfMetrics {
+    /// Holds every metric below; gathered on each body encode.
+    registry: Registry,
+    /// `workspace_exporter_collector_up{target,collector}`: 1 after a successful last poll.
+    collector_up: IntGaugeVec,
+    /// `workspace_exporter_collector_duration_seconds{target,collector}`: last poll's duration.
+    collector_duration: GaugeVec,
+    /// `workspace_exporter_collector_last_success_timestamp_seconds{target,collector}`.
+    last_success: GaugeVec,
+    /// `workspace_exporter_api_requests_total{target,api,code}`.
+    api_requests: IntCounterVec,
+}
+
+impl std::fmt::Debug for SelfMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfMetrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SelfMetrics {
+    /// Creates the registry and registers every self-metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let collector_up = IntGaugeVec::new(
+            Opts::new(
+                "workspace_exporter_collector_up",
+                "1 if the collector's last poll of its target succeeded, 0 if it failed.",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
+        let collector_duration = GaugeVec::new(
+            Opts::new(
+                "workspace_exporter_collector_duration_seconds",
+                "Duration of the collector's last poll of its target, in seconds.",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
+        let last_success = GaugeVec::new(
+            Opts::new(
+                "workspace_exporter_collector_last_success_timestamp_seconds",
+                "Unix time of the collector's last successful poll of its target.",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
+        let api_requests = IntCounterVec::new(
+            Opts::new(
+                "workspace_exporter_api_requests_total",
+                "Upstream API requests by target, API operation and HTTP status code ('error' when no response arrived).",
+            ),
+            &["target", "api", "code"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "workspace_exporter_build_info",
+                "Always 1; the version label says which workspace-exporter is running.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info.with_label_values(&[crate::VERSION]).set(1);
+        for c in [
+            Box::new(collector_up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(collector_duration.clone()),
+            Box::new(last_success.clone()),
+            Box::new(api_requests.clone()),
+            Box::new(build_info),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        SelfMetrics {
+            registry,
+            collector_up,
+            collector_duration,
+            last_success,
+            api_requests,
+        }
+    }
+
+    /// Records the outcome of one poll.
+    pub fn record_poll(
+        &self,
+        target: &str,
+        collector: &str,
+        success: bool,
+        duration_seconds: f64,
+        now_unix_seconds: f64,
+    ) {
+        let labels = [target, collector];
+        self.collector_up
+            .with_label_values(&labels)
+            .set(i64::from(success));
+        self.collector_duration
+            .with_label_values(&labels)
+            .set(duration_seconds);
+        if success {
+            self.last_success
+                .with_label_values(&labels)
+                .set(now_unix_seconds);
+        }
+    }
+
+    /// Declares a collector before its first poll: `up` is 0 until a poll succeeds.
+    pub fn register_collector(&self, target: &str, collector: &str) {
+        self.collector_up
+            .with_label_values(&[target, collector])
+            .set(0);
+    }
+
+    /// Counts one upstream request; `code` is the HTTP status or `error`.
+    pub fn api_request(&self, target: &str, api: &str, code: &str) {
+        self.api_requests
+            .with_label_values(&[target, api, code])
+            .inc();
+    }
+
+    /// The current values of every self-metric.
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        self.registry.gather()
+    }
+
+    /// Number of self-metric series currently held (for tests and debugging).
+    pub fn series_count(&self) -> usize {
+        self.collector_up
+            .collect()
+            .iter()
+            .map(|f| f.get_metric().len())
+            .sum()
+    }
+}

@@ -1,0 +1,185 @@
+//! The HTTP server: the "serve" end of the data flow.
+//!
+//! hyper 1.x over tokio. `GET /metrics` returns the bytes the [`Store`] encoded after the
+//! last poll (a scrape never calls the cloud and never encodes); `/` is a small landing
+//! page; `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
+//! collector has finished its first poll. Other paths get 404, other methods 405.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, TEXT_CONTENT_TYPE};
+
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long open connections get to finish after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// What the request handlers read.
+#[derive(Debug)]
+pub struct ServerState {
+    /// Source of the `/metrics` body and readiness.
+    pub store: Arc<Store>,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+}
+
+/// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
+    serve_with(listener, shutdown, move |req| {
+        let response = handle(&state, req);
+        async move { response }
+    })
+    .await
+}
+
+/// Runs an HTTP/1.1 server on `listener`, answering every request with `handler`, until
+/// `shutdown` is cancelled; then open connections get [`SHUTDOWN_GRACE`] to finish.
+/// Shared by the exporter and the [`simulator`](crate::simulator).
+pub async fn serve_with<H, F>(listener: TcpListener, shutdown: CancellationToken, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off briefly and go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let handler = handler.clone();
+        let service = service_fn(move |req| {
+            let response = handler(req);
+            async move { Ok::<_, Infallible>(response.await) }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_seconds = SHUTDOWN_GRACE.as_secs_f64(),
+            "connections still open after the shutdown grace period; closing them"
+        );
+    }
+}
+
+fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    let get_only = |resp: Response<Full<Bytes>>| match *req.method() {
+        Method::GET | Method::HEAD => resp,
+        _ => {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            r
+        }
+    };
+    if path == state.telemetry_path {
+        return get_only(respond(
+            StatusCode::OK,
+            TEXT_CONTENT_TYPE,
+            state.store.body(),
+        ));
+    }
+    match path {
+        "/" => get_only(respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            Bytes::from(landing_page(&state.telemetry_path)),
+        )),
+        "/-/healthy" => get_only(text(StatusCode::OK, "Healthy\n")),
+        "/-/ready" => {
+            let pending = state.store.pending();
+            if pending.is_empty() {
+                get_only(text(StatusCode::OK, "Ready\n"))
+            } else {
+                let list: Vec<String> = pending
+                    .iter()
+                    .map(|k| format!("{}/{}", k.target, k.collector))
+                    .collect();
+                get_only(text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "Not ready: waiting for the first poll of {}\n",
+                        list.join(", ")
+                    ),
+                ))
+            }
+        }
+        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+    }
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from(body.to_string()),
+    )
+}
+
+/// A response with the given status, content type and body.
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn landing_page(telemetry_path: &str) -> String {
+    // The telemetry path is validated to URL-safe characters, so it needs no escaping.
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>workspace-exporter</title></head><body>\n\
+         <h1>workspace-exporter {version}</h1>\n\
+         <p>Prometheus exporter for Huawei Cloud Workspace connection statistics.</p>\n\
+         <ul><li><a href=\"{telemetry_path}\">Metrics</a></li>\n\
+         <li><a href=\"/-/healthy\">Health</a></li>\n\
+         <li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
+        version = crate::VERSION,
+    )
+}

@@ -1,0 +1,234 @@
+//! The simulated cloud's data: desktop groups, online-user history, application
+//! sessions, and how the demo makes them move over time.
+
+use serde::Serialize;
+
+/// Counts of one desktop group, as `connections/status` reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SimDesktopGroup {
+    /// Group name (`static_name`).
+    pub static_name: String,
+    /// Power states.
+    pub running_num: u64,
+    /// Stopped desktops.
+    pub stop_num: u64,
+    /// Hibernated desktops.
+    pub hibernate_num: u64,
+    /// Other power states.
+    pub other_num: u64,
+    /// Assigned desktops.
+    pub attached_num: u64,
+    /// Unassigned desktops.
+    pub unattached_num: u64,
+    /// Desktops that cannot be assigned.
+    pub cannot_attach_num: u64,
+    /// Desktops being assigned.
+    pub in_process_num: u64,
+    /// Desktops with a connected user.
+    pub in_use_num: u64,
+    /// Desktops whose agent has not registered.
+    pub unregistered_num: u64,
+    /// Idle desktops.
+    pub ready_num: u64,
+    /// Desktops with a disconnected session.
+    pub disconnected_num: u64,
+    /// Desktops in an unknown login state.
+    pub unknown_num: u64,
+}
+
+/// One application-streaming session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSession {
+    /// Server group ID (`app_server_group_id`); `None` leaves the field out.
+    pub server_group_id: Option<String>,
+    /// Server group name (`app_server_group_name`); `None` leaves the field out.
+    pub server_group_name: Option<String>,
+    /// Upstream state, e.g. `Active`.
+    pub state: String,
+}
+
+/// Everything the simulated cloud knows.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Accepted credentials: access key, secret key, and the security token that must
+    /// accompany them (temporary credentials) if any.
+    pub credentials: Vec<SimCredential>,
+    /// IAM projects as (id, name); discovery looks up by name (the region).
+    pub projects: Vec<(String, String)>,
+    /// The project whose Workspace data is served; other project IDs get 404.
+    pub project_id: String,
+    /// `connections/status` answer.
+    pub desktop_groups: Vec<SimDesktopGroup>,
+    /// `connections/online-users` answer (`time_counts`).
+    pub time_counts: Vec<String>,
+    /// Sessions served by list-sessions, in this order.
+    pub sessions: Vec<SimSession>,
+}
+
+/// One accepted credential set.
+#[derive(Debug, Clone)]
+pub struct SimCredential {
+    /// Access key.
+    pub access_key: String,
+    /// Secret key.
+    pub secret_key: String,
+    /// Required `X-Security-Token`, for temporary credentials.
+    pub security_token: Option<String>,
+}
+
+/// Access key of the demo's credentials.
+pub const DEMO_ACCESS_KEY: &str = "DEMOAKEXAMPLE0000001";
+/// Secret key of the demo's credentials (not a real key).
+pub const DEMO_SECRET_KEY: &str = "demo-secret-key-not-a-real-one";
+/// Region the demo simulates.
+pub const DEMO_REGION: &str = "cn-north-4";
+/// Project the demo simulates.
+pub const DEMO_PROJECT_ID: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+impl Scenario {
+    /// An empty cloud with the demo credentials and project.
+    pub fn empty() -> Self {
+        Scenario {
+            credentials: vec![SimCredential {
+                access_key: DEMO_ACCESS_KEY.into(),
+                secret_key: DEMO_SECRET_KEY.into(),
+                security_token: None,
+            }],
+            projects: vec![(DEMO_PROJECT_ID.into(), DEMO_REGION.into())],
+            project_id: DEMO_PROJECT_ID.into(),
+            desktop_groups: Vec::new(),
+            time_counts: Vec::new(),
+            sessions: Vec::new(),
+        }
+    }
+
+    /// The demo's starting point: a few desktop groups and server groups with
+    /// plausible numbers.
+    pub fn demo() -> Self {
+        let mut s = Scenario::empty();
+        for (name, size) in [
+            ("Finance", 40u64),
+            ("Engineering", 120),
+            ("Call Center (Shift B)", 80),
+            ("研发 Beijing", 30),
+        ] {
+            let in_use = size * 6 / 10;
+            let disconnected = size / 20;
+            let unregistered = 1;
+            let ready = size - in_use - disconnected - unregistered;
+            s.desktop_groups.push(SimDesktopGroup {
+                static_name: name.into(),
+                running_num: size - 3,
+                stop_num: 2,
+                hibernate_num: 1,
+                other_num: 0,
+                attached_num: size - 4,
+                unattached_num: 3,
+                cannot_attach_num: 0,
+                in_process_num: 1,
+                in_use_num: in_use,
+                ready_num: ready,
+                disconnected_num: disconnected,
+                unregistered_num: unregistered,
+                unknown_num: 0,
+            });
+        }
+        let groups = [
+            (Some("asg-7f3e"), Some("Office Apps")),
+            (Some("asg-91c2"), Some("CAD Render Farm")),
+            (Some("asg-0d55"), None),
+        ];
+        for i in 0..240 {
+            let (id, name) = groups[i % groups.len()];
+            let state = match i % 10 {
+                0 => "Disconnected",
+                1 => "SignedOut",
+                2 if i % 30 == 2 => "AppcInit",
+                3 if i % 50 == 3 => "InitFail",
+                _ => "Active",
+            };
+            s.sessions.push(SimSession {
+                server_group_id: id.map(str::to_string),
+                server_group_name: name.map(str::to_string),
+                state: state.into(),
+            });
+        }
+        s.refresh_time_counts(
+            chrono::Utc::now()
+                .format("%H")
+                .to_string()
+                .parse()
+                .unwrap_or(0),
+        );
+        s
+    }
+
+    /// Total desktops in use now.
+    pub fn users_in_use(&self) -> u64 {
+        self.desktop_groups.iter().map(|g| g.in_use_num).sum()
+    }
+
+    /// Rebuilds today's hourly online-user history up to `hour`, ending with the users
+    /// in use now, spaced the way the real API spaces it.
+    pub fn refresh_time_counts(&mut self, hour: u32) {
+        let now = self.users_in_use();
+        self.time_counts = (0..=hour.min(23))
+            .map(|h| {
+                let count = if h == hour.min(23) {
+                    now
+                } else {
+                    now * (40 + 60 * u64::from(h) / 24) / 100
+                };
+                format!("{h:02}:00 : {count}")
+            })
+            .collect();
+    }
+
+    /// One step of the demo's weather: users connect and disconnect, sessions start and
+    /// end, and now and then a disconnect spike hits one desktop group.
+    pub fn step(&mut self, rng: &mut fastrand::Rng, hour: u32) {
+        let spike_group =
+            (rng.u32(0..20) == 0).then(|| rng.usize(0..self.desktop_groups.len().max(1)));
+        for (i, g) in self.desktop_groups.iter_mut().enumerate() {
+            if spike_group == Some(i) {
+                let moved = g.in_use_num * rng.u64(30..60) / 100;
+                g.in_use_num -= moved;
+                g.disconnected_num += moved;
+                continue;
+            }
+            // Disconnected users mostly come back; some log off.
+            let back = g
+                .disconnected_num
+                .min(rng.u64(0..=3) + g.disconnected_num / 3);
+            g.disconnected_num -= back;
+            g.in_use_num += back * 3 / 4;
+            g.ready_num += back - back * 3 / 4;
+            // Some idle desktops get a user, some users disconnect or log off.
+            let connect = g.ready_num.min(rng.u64(0..=3));
+            g.ready_num -= connect;
+            g.in_use_num += connect;
+            let drop = g.in_use_num.min(rng.u64(0..=2));
+            g.in_use_num -= drop;
+            g.disconnected_num += drop / 2;
+            g.ready_num += drop - drop / 2;
+        }
+        for session in &mut self.sessions {
+            if rng.u32(0..8) != 0 {
+                continue;
+            }
+            session.state = match (session.state.as_str(), rng.u32(0..10)) {
+                ("Active", 0..=2) => "Disconnected",
+                ("Active", 3) => "SignedOut",
+                ("Disconnected", 0..=6) => "Active",
+                ("Disconnected", _) => "SignedOut",
+                ("SignedOut", 0..=3) => "AppcInit",
+                ("AppcInit", 0) => "InitFail",
+                ("AppcInit", _) => "Active",
+                ("InitFail", _) => "AppcInit",
+                (other, _) => other,
+            }
+            .to_string();
+        }
+        self.refresh_time_counts(hour);
+    }
+}

@@ -1,0 +1,194 @@
+//! The snapshot store: the "snapshot" step between polling and serving.
+//!
+//! Each target × collector has one slot holding the series of its last successful poll.
+//! A poll result replaces its slot whole (a scrape never sees half a poll; series that
+//! vanished upstream vanish here), and a failed poll leaves the slot as it was. After
+//! every change the store merges all slots with the self-metrics and encodes the
+//! `/metrics` body once; scrapes only clone those bytes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use prometheus::proto::MetricFamily;
+use prometheus::{Encoder, TextEncoder};
+use tokio::sync::watch;
+
+use crate::self_metrics::SelfMetrics;
+
+/// Content type of the text exposition format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Identifies one polling loop: a target and one of its collectors.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlotKey {
+    /// Target name.
+    pub target: String,
+    /// Collector name.
+    pub collector: &'static str,
+}
+
+/// The state of one target × collector.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Series of the last successful poll.
+    families: Vec<MetricFamily>,
+    /// Whether any poll (successful or not) has finished; drives readiness.
+    polled: bool,
+    /// Highest poll-request epoch covered by a finished poll (see [`Store::wait_for_epoch`]).
+    completed_epoch: u64,
+}
+
+/// Snapshots of every slot plus the encoded `/metrics` body.
+pub struct Store {
+    /// One slot per target × collector.
+    slots: Mutex<BTreeMap<SlotKey, Slot>>,
+    /// The encoded body, replaced after each poll.
+    body: RwLock<Bytes>,
+    /// The exporter's own metrics, merged into every body.
+    self_metrics: Arc<SelfMetrics>,
+    /// Bumped after every recorded poll, so waiters can re-check conditions.
+    changes: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// An empty store; its body holds only the self-metrics.
+    pub fn new(self_metrics: Arc<SelfMetrics>) -> Self {
+        let store = Store {
+            slots: Mutex::new(BTreeMap::new()),
+            body: RwLock::new(Bytes::new()),
+            self_metrics,
+            changes: watch::channel(0).0,
+        };
+        store.encode(&store.slots.lock().expect("store lock"));
+        store
+    }
+
+    /// The self-metrics this store reports.
+    pub fn self_metrics(&self) -> &Arc<SelfMetrics> {
+        &self.self_metrics
+    }
+
+    /// Declares a slot before its first poll (it is "not ready" until that poll ends).
+    pub fn register(&self, key: SlotKey) {
+        self.self_metrics
+            .register_collector(&key.target, key.collector);
+        let mut slots = self.slots.lock().expect("store lock");
+        slots.entry(key).or_default();
+        self.encode(&slots);
+    }
+
+    /// Records a finished poll: `Some(series)` on success replaces the slot's series,
+    /// `None` on failure keeps the last good ones. Re-encodes the body.
+    pub fn record(
+        &self,
+        key: &SlotKey,
+        series: Option<Vec<MetricFamily>>,
+        epoch: u64,
+        duration: Duration,
+        finished_at: SystemTime,
+    ) {
+        let success = series.is_some();
+        let now = finished_at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        self.self_metrics.record_poll(
+            &key.target,
+            key.collector,
+            success,
+            duration.as_secs_f64(),
+            now,
+        );
+        {
+            let mut slots = self.slots.lock().expect("store lock");
+            let slot = slots.entry(key.clone()).or_default();
+            if let Some(series) = series {
+                slot.families = series;
+            }
+            slot.polled = true;
+            slot.completed_epoch = slot.completed_epoch.max(epoch);
+            self.encode(&slots);
+        }
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// The current `/metrics` body (text format 0.0.4).
+    pub fn body(&self) -> Bytes {
+        self.body.read().expect("body lock").clone()
+    }
+
+    /// Slots whose first poll has not finished yet.
+    pub fn pending(&self) -> Vec<SlotKey> {
+        let slots = self.slots.lock().expect("store lock");
+        slots
+            .iter()
+            .filter(|(_, s)| !s.polled)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Waits until every slot has finished its first poll.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.changes.subscribe();
+        loop {
+            if self.pending().is_empty() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until every slot has finished a poll that started after poll request
+    /// `epoch` was issued.
+    pub async fn wait_for_epoch(&self, epoch: u64) {
+        let mut rx = self.changes.subscribe();
+        loop {
+            let done = self
+                .slots
+                .lock()
+                .expect("store lock")
+                .values()
+                .all(|s| s.completed_epoch >= epoch);
+            if done || rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn encode(&self, slots: &BTreeMap<SlotKey, Slot>) {
+        // Families of the same name from different targets become one family, so each
+        // name has one HELP and one TYPE line.
+        let mut merged: BTreeMap<&str, MetricFamily> = BTreeMap::new();
+        for slot in slots.values() {
+            for family in &slot.families {
+                match merged.get_mut(family.name()) {
+                    Some(existing) => existing
+                        .mut_metric()
+                        .extend(family.get_metric().iter().cloned()),
+                    None => {
+                        merged.insert(family.name(), family.clone());
+                    }
+                }
+            }
+        }
+        let mut families: Vec<MetricFamily> = merged.into_values().collect();
+        families.extend(self.self_metrics.gather());
+        let mut buf = Vec::with_capacity(self.body.read().expect("body lock").len() + 1024);
+        match TextEncoder::new().encode(&families, &mut buf) {
+            Ok(()) => *self.body.write().expect("body lock") = Bytes::from(buf),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode /metrics; serving the previous body")
+            }
+        }
+    }
+}
