@@ -524,16 +524,15 @@ fn resolve_huawei(
         Some(p) => Some(p.trim().to_string()),
         None => env("HUAWEICLOUD_SDK_PROJECT_ID").filter(|p| !p.trim().is_empty()),
     };
-    if let Some(p) = &project_id {
-        if !p
+    if let Some(p) = &project_id
+        && !p
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(ConfigError::new(
-                key("project_id"),
-                format!("{p:?} is not a project ID (letters, digits, '-', '_')"),
-            ));
-        }
+    {
+        return Err(ConfigError::new(
+            key("project_id"),
+            format!("{p:?} is not a project ID (letters, digits, '-', '_')"),
+        ));
     }
     let collectors = match t.collectors {
         None => HuaweiCollectorKind::ALL.to_vec(),

@@ -167,12 +167,15 @@ fn error(status: StatusCode, code: &str, msg: &str) -> Reply {
     reply(status, json!({"error_code": code, "error_msg": msg}))
 }
 
-fn route_of(method: &Method, path: &str, project_id: &str) -> Result<Route, Reply> {
+/// An error answer before it is rendered: status, error code, message.
+type Rejection = (StatusCode, &'static str, String);
+
+fn route_of(method: &Method, path: &str, project_id: &str) -> Result<Route, Rejection> {
     if method != Method::GET {
-        return Err(error(
+        return Err((
             StatusCode::METHOD_NOT_ALLOWED,
             "APIGW.0102",
-            "method not allowed",
+            "method not allowed".into(),
         ));
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -182,18 +185,18 @@ fn route_of(method: &Method, path: &str, project_id: &str) -> Result<Route, Repl
         ["v2", _, "connections", "online-users"] => Route::OnlineUsers,
         ["v1", _, "session", "list-sessions"] => Route::ListSessions,
         _ => {
-            return Err(error(
+            return Err((
                 StatusCode::NOT_FOUND,
                 "APIGW.0101",
-                "The API does not exist or has not been published in the environment",
+                "The API does not exist or has not been published in the environment".into(),
             ));
         }
     };
     if segments[1] != project_id {
-        return Err(error(
+        return Err((
             StatusCode::NOT_FOUND,
             "WKS.0404",
-            &format!("project {} not found", segments[1]),
+            format!("project {} not found", segments[1]),
         ));
     }
     Ok(route)
@@ -215,7 +218,7 @@ fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Reply {
     }
     let route = match route_of(req.method(), req.uri().path(), &state.scenario.project_id) {
         Ok(r) => r,
-        Err(reply) => return reply,
+        Err((status, code, msg)) => return error(status, code, &msg),
     };
     *state.requests.entry(route).or_insert(0) += 1;
     if let Some(Fault::Status(code)) = state.faults.get(&route) {
@@ -383,15 +386,14 @@ fn verify_signature(
     }
     let date = header("x-sdk-date").ok_or("no X-Sdk-Date header")?;
     NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").map_err(|_| "X-Sdk-Date is malformed")?;
-    if let Some(token) = &credential.security_token {
-        if header("x-security-token") != Some(token.as_str())
+    if let Some(token) = &credential.security_token
+        && (header("x-security-token") != Some(token.as_str())
             || !parsed
                 .signed_headers
                 .iter()
-                .any(|h| h == "x-security-token")
-        {
-            return Err("security token missing, wrong or unsigned".into());
-        }
+                .any(|h| h == "x-security-token"))
+    {
+        return Err("security token missing, wrong or unsigned".into());
     }
     let mut headers = Vec::with_capacity(parsed.signed_headers.len());
     for name in &parsed.signed_headers {

@@ -1,0 +1,60 @@
+//! `config.example.toml` is the reference configuration: it must load, and its
+//! documented environment overrides must work.
+
+use std::path::Path;
+use std::time::Duration;
+
+use workspace_exporter::config::{Config, HuaweiCollectorKind};
+
+#[test]
+fn the_example_configuration_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let sk = dir.path().join("hw_sk");
+    std::fs::write(&sk, "example-secret\n").unwrap();
+    // The example points at /run/secrets/hw_sk; redirect it the documented way.
+    let env = vec![(
+        "WORKSPACE_EXPORTER__HUAWEICLOUD__0__SECRET_KEY_FILE".to_string(),
+        sk.display().to_string(),
+    )];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = Config::load_with_env(&path, &env).unwrap();
+    assert_eq!(config.server.listen_address.port(), 9817);
+    assert_eq!(config.poll.interval, Duration::from_secs(60));
+    assert_eq!(config.poll.max_body_bytes, 32 * 1024 * 1024);
+    let t = &config.huaweicloud[0];
+    assert_eq!(t.name, "prod");
+    assert_eq!(t.credentials.secret_key.expose(), "example-secret");
+    assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
+    assert_eq!(t.session_lookback, Duration::from_secs(86400));
+    assert_eq!(
+        t.workspace_endpoint.as_str(),
+        "https://workspace.cn-north-4.myhuaweicloud.com/"
+    );
+}
+
+#[test]
+fn every_uncommented_key_of_the_example_is_a_real_key() {
+    // Uncommenting the commented-out keys must still give a valid file (apart from
+    // the either/or credential pairs), so the documentation cannot drift from the code.
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"))
+            .unwrap();
+    let mut uncommented = String::new();
+    for line in text.lines() {
+        let candidate = line.strip_prefix("# ").unwrap_or(line);
+        let is_key = candidate.split_once(" = ").is_some_and(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        });
+        let either_or = ["access_key_file", "secret_key ", "security_token_file"]
+            .iter()
+            .any(|k| candidate.starts_with(k));
+        if is_key && !either_or {
+            uncommented.push_str(candidate);
+        } else if !line.starts_with('#') {
+            uncommented.push_str(line);
+        }
+        uncommented.push('\n');
+    }
+    let raw = workspace_exporter::config::RawConfig::parse(&uncommented, &[]);
+    assert!(raw.is_ok(), "{:?}\n{uncommented}", raw.err());
+}
