@@ -725,7 +725,7 @@ mod tests {
     #[test]
     fn unknown_key_is_named() {
         let err = parse(&format!("{MINIMAL}\nsecret_key_fle = \"x\"")).unwrap_err();
-        assert_eq!(err.key, "huaweicloud[0]");
+        assert_eq!(err.key, "huaweicloud[0].secret_key_fle");
         assert!(err.problem.contains("secret_key_fle"), "{err}");
     }
 
