@@ -97,6 +97,9 @@ pub struct RawConfig {
     /// `[[huaweicloud]]`: Huawei Cloud targets.
     #[serde(default)]
     pub huaweicloud: Vec<RawHuaweiTarget>,
+    /// `[[alibabacloud_sag]]`: Alibaba Cloud Smart Access Gateway targets.
+    #[serde(default)]
+    pub alibabacloud_sag: Vec<RawSagTarget>,
 }
 
 /// `[server]` as written.
@@ -159,6 +162,48 @@ pub struct RawHuaweiTarget {
     pub iam_endpoint: Option<String>,
 }
 
+/// An `[[alibabacloud_sag]]` target as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSagTarget {
+    /// Target name; default: the region.
+    pub name: Option<String>,
+    /// Alibaba Cloud region, e.g. `cn-shanghai`.
+    pub region: Option<String>,
+    /// AccessKey ID.
+    pub access_key_id: Option<String>,
+    /// File holding the AccessKey ID.
+    pub access_key_id_file: Option<PathBuf>,
+    /// AccessKey secret.
+    pub access_key_secret: Option<String>,
+    /// File holding the AccessKey secret.
+    pub access_key_secret_file: Option<PathBuf>,
+    /// STS security token.
+    pub security_token: Option<String>,
+    /// File holding the STS security token.
+    pub security_token_file: Option<PathBuf>,
+    /// SAG API endpoint; default `https://smartag.{region}.aliyuncs.com`.
+    pub endpoint: Option<String>,
+    /// Poll interval (overrides `[poll].interval`).
+    pub interval: Option<HumanDuration>,
+    /// Request timeout (overrides `[poll].timeout`).
+    pub timeout: Option<HumanDuration>,
+    /// Upper bound on concurrent requests of one poll.
+    pub concurrency: Option<usize>,
+    /// The SAG APP instances to watch.
+    pub instances: Option<Vec<RawSagInstance>>,
+}
+
+/// `[[alibabacloud_sag.instances]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSagInstance {
+    /// SAG APP instance ID.
+    pub smartag_id: Option<String>,
+    /// Client accounts to watch; when absent they are listed from the instance.
+    pub users: Option<Vec<String>>,
+}
+
 /// The Huawei Cloud collectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,8 +247,64 @@ pub struct Config {
     pub server: ServerConfig,
     /// Limits shared by every upstream request.
     pub poll: PollConfig,
-    /// Huawei Cloud targets (at least one).
+    /// Huawei Cloud targets.
     pub huaweicloud: Vec<HuaweiTarget>,
+    /// Alibaba Cloud SAG targets.
+    pub alibabacloud_sag: Vec<SagTarget>,
+}
+
+/// Alibaba Cloud AccessKey credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlibabaCredentials {
+    /// AccessKey ID.
+    pub access_key_id: Secret,
+    /// AccessKey secret.
+    pub access_key_secret: Secret,
+    /// STS security token, for temporary credentials.
+    pub security_token: Option<Secret>,
+}
+
+/// One validated `[[alibabacloud_sag]]` target.
+#[derive(Debug, Clone)]
+pub struct SagTarget {
+    /// Unique target name (`target` label of the self-metrics).
+    pub name: String,
+    /// Region, e.g. `cn-shanghai` (`region` label and `RegionId` parameter).
+    pub region: String,
+    /// Credentials used to sign every request.
+    pub credentials: AlibabaCredentials,
+    /// SAG API base URL.
+    pub endpoint: Url,
+    /// The instances to watch (at least one).
+    pub instances: Vec<SagInstance>,
+    /// Poll interval.
+    pub interval: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Upper bound on concurrent requests within one poll.
+    pub concurrency: usize,
+}
+
+/// One SAG APP instance to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SagInstance {
+    /// Instance ID (`smartag_id` label).
+    pub smartag_id: String,
+    /// Client accounts; `None` means list them from the instance on every poll.
+    pub users: Option<Vec<String>>,
+}
+
+/// Default concurrency of an SAG poll.
+pub const DEFAULT_SAG_CONCURRENCY: usize = 4;
+
+impl Config {
+    /// Names of every target, in configuration order.
+    pub fn target_names(&self) -> impl Iterator<Item = &str> {
+        self.huaweicloud
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(self.alibabacloud_sag.iter().map(|t| t.name.as_str()))
+    }
 }
 
 /// Serving settings.
@@ -330,10 +431,10 @@ impl Config {
                 None => DEFAULT_MAX_BODY_BYTES,
             },
         };
-        if raw.huaweicloud.is_empty() {
+        if raw.huaweicloud.is_empty() && raw.alibabacloud_sag.is_empty() {
             return Err(ConfigError::new(
                 "huaweicloud",
-                "no targets configured: add at least one [[huaweicloud]] section",
+                "no targets configured: add at least one [[huaweicloud]] or [[alibabacloud_sag]] section",
             ));
         }
         let mut names = BTreeSet::new();
@@ -351,10 +452,25 @@ impl Config {
             }
             huaweicloud.push(target);
         }
+        let mut alibabacloud_sag = Vec::with_capacity(raw.alibabacloud_sag.len());
+        for (i, t) in raw.alibabacloud_sag.into_iter().enumerate() {
+            let target = resolve_sag(i, t, &poll, base_dir, env)?;
+            if !names.insert(target.name.clone()) {
+                return Err(ConfigError::new(
+                    format!("alibabacloud_sag[{i}].name"),
+                    format!(
+                        "duplicate target name {:?}: every target needs a unique name (it defaults to the region)",
+                        target.name
+                    ),
+                ));
+            }
+            alibabacloud_sag.push(target);
+        }
         Ok(Config {
             server,
             poll,
             huaweicloud,
+            alibabacloud_sag,
         })
     }
 }
@@ -466,28 +582,8 @@ fn resolve_huawei(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HuaweiTarget, ConfigError> {
     let key = |field: &str| format!("huaweicloud[{i}].{field}");
-    let region = t.region.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-        ConfigError::new(
-            key("region"),
-            "missing: set the Huawei Cloud region, e.g. \"cn-north-4\"",
-        )
-    })?;
-    if !region
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(ConfigError::new(
-            key("region"),
-            format!("{region:?} is not a region name (lower-case letters, digits and '-')"),
-        ));
-    }
-    let name = match t.name {
-        Some(n) if n.trim().is_empty() => {
-            return Err(ConfigError::new(key("name"), "must not be empty"));
-        }
-        Some(n) => n,
-        None => region.clone(),
-    };
+    let region = region_of(&key("region"), t.region, "cn-north-4")?;
+    let name = target_name(&key("name"), t.name, &region)?;
     let access_key = secret(
         &key("access_key"),
         t.access_key,
@@ -590,6 +686,153 @@ fn resolve_huawei(
         workspace_endpoint,
         app_endpoint,
         iam_endpoint,
+        region,
+    })
+}
+
+fn region_of(key: &str, region: Option<String>, example: &str) -> Result<String, ConfigError> {
+    let region = region.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+        ConfigError::new(key, format!("missing: set the region, e.g. \"{example}\""))
+    })?;
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ConfigError::new(
+            key,
+            format!("{region:?} is not a region name (lower-case letters, digits and '-')"),
+        ));
+    }
+    Ok(region)
+}
+
+fn target_name(key: &str, name: Option<String>, region: &str) -> Result<String, ConfigError> {
+    match name {
+        Some(n) if n.trim().is_empty() => Err(ConfigError::new(key, "must not be empty")),
+        Some(n) => Ok(n),
+        None => Ok(region.to_string()),
+    }
+}
+
+fn resolve_sag(
+    i: usize,
+    t: RawSagTarget,
+    poll: &PollConfig,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SagTarget, ConfigError> {
+    let key = |field: &str| format!("alibabacloud_sag[{i}].{field}");
+    let region = region_of(&key("region"), t.region, "cn-shanghai")?;
+    let name = target_name(&key("name"), t.name, &region)?;
+    let access_key_id = secret(
+        &key("access_key_id"),
+        t.access_key_id,
+        t.access_key_id_file,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        base_dir,
+        env,
+    )?
+    .ok_or_else(|| missing_secret(&key("access_key_id"), "ALIBABA_CLOUD_ACCESS_KEY_ID"))?;
+    let access_key_secret = secret(
+        &key("access_key_secret"),
+        t.access_key_secret,
+        t.access_key_secret_file,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        base_dir,
+        env,
+    )?
+    .ok_or_else(|| missing_secret(&key("access_key_secret"), "ALIBABA_CLOUD_ACCESS_KEY_SECRET"))?;
+    let security_token = secret(
+        &key("security_token"),
+        t.security_token,
+        t.security_token_file,
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        base_dir,
+        env,
+    )?;
+    let endpoint = endpoint(
+        &key("endpoint"),
+        t.endpoint,
+        format!("https://smartag.{region}.aliyuncs.com"),
+    )?;
+    let concurrency = match t.concurrency {
+        None => DEFAULT_SAG_CONCURRENCY,
+        Some(n @ 1..=64) => n,
+        Some(n) => {
+            return Err(ConfigError::new(
+                key("concurrency"),
+                format!("{n} is out of range 1..=64"),
+            ));
+        }
+    };
+    let raw_instances = t.instances.unwrap_or_default();
+    if raw_instances.is_empty() {
+        return Err(ConfigError::new(
+            key("instances"),
+            "no instances: add at least one [[alibabacloud_sag.instances]] with a smartag_id",
+        ));
+    }
+    let mut instances = Vec::with_capacity(raw_instances.len());
+    let mut ids = BTreeSet::new();
+    for (j, inst) in raw_instances.into_iter().enumerate() {
+        let ikey = |field: &str| format!("alibabacloud_sag[{i}].instances[{j}].{field}");
+        let smartag_id = inst
+            .smartag_id
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ikey("smartag_id"),
+                    "missing: set the SAG APP instance ID, e.g. \"sag-wfjgn1234\"",
+                )
+            })?;
+        if !ids.insert(smartag_id.clone()) {
+            return Err(ConfigError::new(
+                ikey("smartag_id"),
+                format!("{smartag_id:?} is listed twice"),
+            ));
+        }
+        let users = match inst.users {
+            None => None,
+            Some(list) if list.is_empty() => {
+                return Err(ConfigError::new(
+                    ikey("users"),
+                    "is empty: remove it to list the instance's client accounts",
+                ));
+            }
+            Some(list) => {
+                let mut seen = BTreeSet::new();
+                for (k, u) in list.iter().enumerate() {
+                    if u.trim().is_empty() {
+                        return Err(ConfigError::new(
+                            format!("{}[{k}]", ikey("users")),
+                            "must not be empty",
+                        ));
+                    }
+                    if !seen.insert(u.as_str()) {
+                        return Err(ConfigError::new(
+                            ikey("users"),
+                            format!("{u:?} is listed twice"),
+                        ));
+                    }
+                }
+                Some(list)
+            }
+        };
+        instances.push(SagInstance { smartag_id, users });
+    }
+    Ok(SagTarget {
+        name,
+        credentials: AlibabaCredentials {
+            access_key_id,
+            access_key_secret,
+            security_token,
+        },
+        endpoint,
+        instances,
+        interval: positive(&key("interval"), t.interval, poll.interval)?,
+        timeout: positive(&key("timeout"), t.timeout, poll.timeout)?,
+        concurrency,
         region,
     })
 }

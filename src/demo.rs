@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    Config, HuaweiCollectorKind, HuaweiCredentials, HuaweiTarget, PollConfig, ServerConfig,
+    AlibabaCredentials, Config, HuaweiCollectorKind, HuaweiCredentials, HuaweiTarget, PollConfig,
+    SagInstance, SagTarget, ServerConfig,
 };
 use crate::exporter::{self, RunningExporter, StartError};
 use crate::secret::Secret;
@@ -49,7 +50,30 @@ pub fn demo_config(sim_url: &str, listen_address: std::net::SocketAddr) -> Confi
             timeout: Duration::from_secs(5),
             workspace_endpoint: url.clone(),
             app_endpoint: url.clone(),
-            iam_endpoint: url,
+            iam_endpoint: url.clone(),
+        }],
+        alibabacloud_sag: vec![SagTarget {
+            name: "demo-sag".into(),
+            region: scenario::DEMO_SAG_REGION.into(),
+            credentials: AlibabaCredentials {
+                access_key_id: Secret::new(scenario::DEMO_SAG_ACCESS_KEY_ID),
+                access_key_secret: Secret::new(scenario::DEMO_SAG_ACCESS_KEY_SECRET),
+                security_token: None,
+            },
+            endpoint: url,
+            instances: vec![
+                SagInstance {
+                    smartag_id: scenario::DEMO_SAG_INSTANCES[0].into(),
+                    users: None,
+                },
+                SagInstance {
+                    smartag_id: scenario::DEMO_SAG_INSTANCES[1].into(),
+                    users: Some(vec!["ops-oncall".into(), "auditor@corp.example".into()]),
+                },
+            ],
+            interval: DEMO_INTERVAL,
+            timeout: Duration::from_secs(5),
+            concurrency: crate::config::DEFAULT_SAG_CONCURRENCY,
         }],
     }
 }

@@ -9,8 +9,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::huawei::HuaweiClient;
-use crate::collectors::{self, HuaweiTargetContext};
+use crate::collectors::sag_online_clients::SagOnlineClientsCollector;
+use crate::collectors::{self, Collector, HuaweiTargetContext};
 use crate::config::Config;
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
@@ -82,6 +84,27 @@ pub fn start(
                 interval: target.interval,
             });
         }
+    }
+
+    for target in &config.alibabacloud_sag {
+        let client = AlibabaClient::new(
+            http.clone(),
+            target.credentials.clone(),
+            target.name.clone(),
+            self_metrics.clone(),
+            target.timeout,
+            config.poll.max_body_bytes,
+        );
+        let collector: Arc<dyn Collector> =
+            Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
+        jobs.push(Job {
+            key: SlotKey {
+                target: target.name.clone(),
+                collector: collector.name(),
+            },
+            collector,
+            interval: target.interval,
+        });
     }
 
     let requests = PollRequests::default();

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::collectors::Collector;
-use crate::store::{SlotKey, Store};
+use crate::collectors::{CollectError, Collector};
+use crate::store::{PollOutcome, SlotKey, Store};
 
 /// Issues "poll now" requests to every loop; each request has an epoch number.
 #[derive(Debug)]
@@ -106,17 +106,21 @@ async fn run_loop(
             r = job.collector.poll(Utc::now()) => r,
         };
         let elapsed = started.elapsed();
-        let series = match result {
+        let outcome = match result {
             Ok(series) => {
                 tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), "poll succeeded");
-                Some(series)
+                PollOutcome::Success(series)
+            }
+            Err(CollectError::Partial { series, failures }) => {
+                tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), failed_calls = failures.len(), "poll partly failed; exporting what succeeded");
+                PollOutcome::Partial(series)
             }
             Err(e) => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), error = %e, "poll failed; keeping the last good series");
-                None
+                PollOutcome::Failed
             }
         };
-        store.record(&job.key, series, epoch, elapsed, SystemTime::now());
+        store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
         if elapsed >= job.interval {
             let skipped = (elapsed.as_secs_f64() / job.interval.as_secs_f64()).floor();
             tracing::warn!(

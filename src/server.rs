@@ -51,10 +51,12 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: Can
 /// Runs an HTTP/1.1 server on `listener`, answering every request with `handler`, until
 /// `shutdown` is cancelled; then open connections get [`SHUTDOWN_GRACE`] to finish.
 /// Shared by the exporter and the [`simulator`](crate::simulator).
-pub async fn serve_with<H, F>(listener: TcpListener, shutdown: CancellationToken, handler: H)
+pub async fn serve_with<H, F, B>(listener: TcpListener, shutdown: CancellationToken, handler: H)
 where
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let handler = Arc::new(handler);
     let graceful = GracefulShutdown::new();

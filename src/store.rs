@@ -29,6 +29,18 @@ pub struct SlotKey {
     pub collector: &'static str,
 }
 
+/// How a poll ended, as the store needs to know it.
+#[derive(Debug)]
+pub enum PollOutcome {
+    /// Everything was read: these series replace the slot's.
+    Success(Vec<MetricFamily>),
+    /// Some parts failed: these series (of the parts that worked) replace the slot's,
+    /// and the collector counts as down for this poll.
+    Partial(Vec<MetricFamily>),
+    /// Nothing usable: the slot keeps its last good series.
+    Failed,
+}
+
 /// The state of one target × collector.
 #[derive(Debug, Default)]
 struct Slot {
@@ -85,17 +97,21 @@ impl Store {
         self.encode(&slots);
     }
 
-    /// Records a finished poll: `Some(series)` on success replaces the slot's series,
-    /// `None` on failure keeps the last good ones. Re-encodes the body.
+    /// Records a finished poll and re-encodes the body. The slot's series are replaced
+    /// by those of a successful or partial poll and kept after a failed one.
     pub fn record(
         &self,
         key: &SlotKey,
-        series: Option<Vec<MetricFamily>>,
+        outcome: PollOutcome,
         epoch: u64,
         duration: Duration,
         finished_at: SystemTime,
     ) {
-        let success = series.is_some();
+        let (success, series) = match outcome {
+            PollOutcome::Success(s) => (true, Some(s)),
+            PollOutcome::Partial(s) => (false, Some(s)),
+            PollOutcome::Failed => (false, None),
+        };
         let now = finished_at
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

@@ -5,4 +5,7 @@
 //! bodies) and one module per API family with its request and response types. A client
 //! knows nothing about metrics series or the HTTP server.
 
+pub mod alibaba;
+pub mod http;
 pub mod huawei;
+pub mod signing;

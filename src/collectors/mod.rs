@@ -6,6 +6,7 @@
 pub mod app_sessions;
 pub mod desktop_status;
 pub mod online_users;
+pub mod sag_online_clients;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,6 +45,14 @@ pub enum CollectError {
     /// The project ID could not be discovered.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// Part of the poll failed: `series` holds what the rest produced.
+    #[error("{} of the poll's calls failed; first: {}", .failures.len(), .failures.first().map(String::as_str).unwrap_or(""))]
+    Partial {
+        /// Series of the parts that succeeded.
+        series: Vec<MetricFamily>,
+        /// One line per failed part.
+        failures: Vec<String>,
+    },
     /// The upstream answered, but what it said does not add up.
     #[error("{api}: {problem}")]
     Data {

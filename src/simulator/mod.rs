@@ -1,12 +1,13 @@
-//! A simulated Huawei Cloud, speaking real HTTP on a loopback port.
+//! A simulated cloud, speaking real HTTP on a loopback port: Huawei Cloud
+//! ([`huawei`]: IAM, Workspace, WorkspaceApp) and Alibaba Cloud SAG ([`sag`]).
 //!
-//! It serves the APIs the exporter polls (IAM project lookup, Workspace connection
-//! status and online users, WorkspaceApp list-sessions), checks every request's
-//! `SDK-HMAC-SHA256` signature (401 on a bad or missing one), validates parameters the
-//! way the service documents them (400), pages list-sessions like the real service, and
-//! can be told to fail a route. `workspace-exporter demo` runs it with moving data; the
-//! integration tests run it with fixed scenarios.
+//! It checks every request's signature (`SDK-HMAC-SHA256` or `ACS3-HMAC-SHA256`),
+//! validates parameters the way the services document them, pages like the real
+//! services, and can be told to fail a route. `workspace-exporter demo` runs it with
+//! moving data; the integration tests run it with fixed scenarios.
 
+pub mod huawei;
+pub mod sag;
 pub mod scenario;
 
 use std::collections::BTreeMap;
@@ -14,37 +15,45 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chrono::NaiveDateTime;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::huawei::signer::{self, RequestToSign};
-pub use scenario::{Scenario, SimCredential, SimDesktopGroup, SimSession};
+pub use scenario::{
+    Scenario, SimCredential, SimDesktopGroup, SimSagInstance, SimSagUser, SimSession,
+};
 
 /// The simulated API routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Route {
-    /// `GET /v3/projects` (IAM).
+    /// Huawei `GET /v3/projects` (IAM).
     IamProjects,
-    /// `GET /v2/{project_id}/connections/status`.
+    /// Huawei `GET /v2/{project_id}/connections/status`.
     ConnectionsStatus,
-    /// `GET /v2/{project_id}/connections/online-users`.
+    /// Huawei `GET /v2/{project_id}/connections/online-users`.
     OnlineUsers,
-    /// `GET /v1/{project_id}/session/list-sessions`.
+    /// Huawei `GET /v1/{project_id}/session/list-sessions`.
     ListSessions,
+    /// Alibaba SAG `DescribeUserOnlineClients`.
+    SagUserOnlineClients,
+    /// Alibaba SAG `DescribeSmartAccessGatewayClientUsers`.
+    SagClientUsers,
 }
 
 /// A failure the simulator injects on a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Answer with this HTTP status and a Huawei-style error body.
+    /// Answer with this HTTP status and the cloud's error body.
     Status(u16),
 }
+
+/// The response type of every simulated route.
+pub type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 
 /// Mutable simulator state.
 #[derive(Debug)]
@@ -59,7 +68,7 @@ struct State {
     rejected_signatures: u64,
 }
 
-/// A running simulator.
+/// A running simulator. Dropping it stops the server.
 pub struct Simulator {
     /// Where it listens.
     addr: SocketAddr,
@@ -152,202 +161,108 @@ impl Drop for Simulator {
     }
 }
 
-type Reply = Response<Full<Bytes>>;
-
-fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
-    let mut r = crate::server::respond(status, "application/json", Bytes::from(body.to_string()));
-    r.headers_mut().insert(
-        "x-request-id",
-        hyper::header::HeaderValue::from_static("sim-0000000000000000"),
-    );
-    r
+/// What a cloud-specific handler needs from a request.
+pub(crate) struct SimRequest<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// Path.
+    pub path: &'a str,
+    /// Decoded query pairs.
+    pub query: &'a [(String, String)],
+    /// Request headers.
+    pub headers: &'a hyper::HeaderMap,
 }
 
-fn error(status: StatusCode, code: &str, msg: &str) -> Reply {
-    reply(status, json!({"error_code": code, "error_msg": msg}))
-}
-
-/// An error answer before it is rendered: status, error code, message.
-type Rejection = (StatusCode, &'static str, String);
-
-fn route_of(method: &Method, path: &str, project_id: &str) -> Result<Route, Rejection> {
-    if method != Method::GET {
-        return Err((
-            StatusCode::METHOD_NOT_ALLOWED,
-            "APIGW.0102",
-            "method not allowed".into(),
-        ));
+impl SimRequest<'_> {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let route = match segments.as_slice() {
-        ["v3", "projects"] => return Ok(Route::IamProjects),
-        ["v2", _, "connections", "status"] => Route::ConnectionsStatus,
-        ["v2", _, "connections", "online-users"] => Route::OnlineUsers,
-        ["v1", _, "session", "list-sessions"] => Route::ListSessions,
-        _ => {
-            return Err((
-                StatusCode::NOT_FOUND,
-                "APIGW.0101",
-                "The API does not exist or has not been published in the environment".into(),
-            ));
-        }
-    };
-    if segments[1] != project_id {
-        return Err((
-            StatusCode::NOT_FOUND,
-            "WKS.0404",
-            format!("project {} not found", segments[1]),
-        ));
-    }
-    Ok(route)
-}
 
-fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Reply {
-    let mut state = state.lock().expect("simulator lock");
-    let query = match parse_query(req.uri().query().unwrap_or("")) {
-        Ok(q) => q,
-        Err(msg) => return error(StatusCode::BAD_REQUEST, "APIGW.0201", &msg),
-    };
-    if let Err(msg) = verify_signature(&state.scenario, &req, &query) {
-        state.rejected_signatures += 1;
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "APIGW.0301",
-            &format!("Incorrect IAM authentication information: {msg}"),
-        );
-    }
-    let route = match route_of(req.method(), req.uri().path(), &state.scenario.project_id) {
-        Ok(r) => r,
-        Err((status, code, msg)) => return error(status, code, &msg),
-    };
-    *state.requests.entry(route).or_insert(0) += 1;
-    if let Some(Fault::Status(code)) = state.faults.get(&route) {
-        let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return error(status, "WKS.0500", "injected fault");
-    }
-    let params = Params(&query);
-    let scenario = &state.scenario;
-    match route {
-        Route::IamProjects => {
-            let name = params.get("name");
-            let projects: Vec<_> = scenario
-                .projects
-                .iter()
-                .filter(|(_, n)| name.is_none_or(|want| want == n))
-                .map(|(id, n)| json!({"id": id, "name": n, "enabled": true, "domain_id": "d0000000000000000000000000000001"}))
-                .collect();
-            reply(
-                StatusCode::OK,
-                json!({"projects": projects, "links": {"self": "https://iam.example/v3/projects"}}),
-            )
-        }
-        Route::ConnectionsStatus => {
-            reply(StatusCode::OK, json!({"statics": scenario.desktop_groups}))
-        }
-        Route::OnlineUsers => {
-            let by_type = params.get("query_type");
-            let by_time = (params.get("start_time"), params.get("end_time"));
-            match (by_type, by_time) {
-                (Some(t), _) if !["DAY", "WEEK", "MONTH"].contains(&t) => error(
-                    StatusCode::BAD_REQUEST,
-                    "WKS.0001",
-                    "query_type must be DAY, WEEK or MONTH",
-                ),
-                (Some(_), _) => reply(StatusCode::OK, json!({"time_counts": scenario.time_counts})),
-                (None, (Some(start), Some(end)))
-                    if parse_minute_time(start) && parse_minute_time(end) =>
-                {
-                    reply(StatusCode::OK, json!({"time_counts": scenario.time_counts}))
-                }
-                _ => error(
-                    StatusCode::BAD_REQUEST,
-                    "WKS.0001",
-                    "either query_type or start_time and end_time (2016-08-20T21:11Z) is required",
-                ),
-            }
-        }
-        Route::ListSessions => list_sessions(scenario, &params),
-    }
-}
-
-fn list_sessions(scenario: &Scenario, params: &Params<'_>) -> Reply {
-    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
-    let (Some(begin), Some(end)) = (params.get("query_begin_time"), params.get("query_end_time"))
-    else {
-        return bad("query_begin_time and query_end_time are required");
-    };
-    let (Some(begin), Some(end)) = (parse_milli_time(begin), parse_milli_time(end)) else {
-        return bad("query_begin_time and query_end_time must look like 2024-02-27T03:47:51.182Z");
-    };
-    if begin > end {
-        return bad("query_begin_time is after query_end_time");
-    }
-    let limit = match params.get("limit").map(str::parse::<u64>) {
-        None => 10,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        _ => return bad("limit must be an integer from 1 to 100"),
-    };
-    let offset = match params.get("offset").map(str::parse::<u64>) {
-        None => 0,
-        Some(Ok(n)) => n,
-        _ => return bad("offset must be a non-negative integer"),
-    };
-    let states: Option<Vec<&str>> = params.get("session_state").map(|s| s.split(',').collect());
-    let group = params.get("app_server_group_id");
-    let matching = scenario.sessions.iter().filter(|s| {
-        states
-            .as_ref()
-            .is_none_or(|list| list.contains(&s.state.as_str()))
-            && group.is_none_or(|g| s.server_group_id.as_deref() == Some(g))
-    });
-    let mut count = 0u64;
-    let mut items = Vec::new();
-    for (i, s) in matching.enumerate() {
-        count += 1;
-        let i = i as u64;
-        if i >= offset && i < offset + limit {
-            let mut item = json!({
-                "id": format!("{:032x}", i + 1),
-                "login_user": format!("user{i}@example.com"),
-                "session_type": "2",
-                "session_state": s.state,
-                "start_time": "2026-11-22T01:00:00Z",
-            });
-            if let Some(id) = &s.server_group_id {
-                item["app_server_group_id"] = json!(id);
-            }
-            if let Some(name) = &s.server_group_name {
-                item["app_server_group_name"] = json!(name);
-            }
-            items.push(item);
-        }
-    }
-    reply(StatusCode::OK, json!({"count": count, "items": items}))
-}
-
-fn parse_milli_time(s: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3fZ")
-        .ok()
-        .filter(|_| s.len() == "2024-02-27T03:47:51.182Z".len())
-}
-
-fn parse_minute_time(s: &str) -> bool {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%MZ").is_ok()
-}
-
-struct Params<'a>(&'a [(String, String)]);
-
-impl Params<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
+    /// The first query parameter named `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 }
 
+/// A JSON answer.
+pub(crate) fn json_reply(
+    status: StatusCode,
+    body: &serde_json::Value,
+    request_id_header: &'static str,
+) -> Reply {
+    let mut r = Response::new(
+        Full::new(Bytes::from(body.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        request_id_header,
+        HeaderValue::from_static("sim-0000000000000000"),
+    );
+    r
+}
+
+fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Reply {
+    let mut state = state.lock().expect("simulator lock");
+    let is_sag = req.method() == Method::POST && req.headers().contains_key("x-acs-action");
+    let query = match parse_query(req.uri().query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(msg) if is_sag => return sag::error(StatusCode::BAD_REQUEST, "InvalidParameter", &msg),
+        Err(msg) => return huawei::error(StatusCode::BAD_REQUEST, "APIGW.0201", &msg),
+    };
+    let incoming = SimRequest {
+        method: req.method(),
+        path: req.uri().path(),
+        query: &query,
+        headers: req.headers(),
+    };
+    let state = &mut *state;
+    let routed = if is_sag {
+        sag::route(&state.scenario, &incoming)
+    } else {
+        huawei::route(&state.scenario, &incoming)
+    };
+    let route = match routed {
+        Ok(route) => route,
+        Err(Rejected::Signature(reply)) => {
+            state.rejected_signatures += 1;
+            return *reply;
+        }
+        Err(Rejected::Other(reply)) => return *reply,
+    };
+    *state.requests.entry(route).or_insert(0) += 1;
+    if let Some(Fault::Status(code)) = state.faults.get(&route) {
+        let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return if is_sag {
+            sag::error(status, "InternalError", "injected fault")
+        } else {
+            huawei::error(status, "WKS.0500", "injected fault")
+        };
+    }
+    if is_sag {
+        sag::answer(&state.scenario, route, &incoming)
+    } else {
+        huawei::answer(&state.scenario, route, &incoming)
+    }
+}
+
+/// Why a request was not routed.
+pub(crate) enum Rejected {
+    /// Its signature did not verify.
+    Signature(Box<Reply>),
+    /// Anything else (unknown route, wrong method, unknown project).
+    Other(Box<Reply>),
+}
+
 /// Splits a raw query into decoded pairs. `+` stays a literal plus (RFC 3986), as at
-/// the real gateway, so a client that encodes spaces as `+` fails its signature check.
+/// the Huawei gateway, so a client that encodes spaces as `+` fails its signature check.
 fn parse_query(raw: &str) -> Result<Vec<(String, String)>, String> {
     if raw.is_empty() {
         return Ok(Vec::new());
@@ -364,53 +279,4 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, String> {
             Ok((decode(k)?, decode(v)?))
         })
         .collect()
-}
-
-fn verify_signature(
-    scenario: &Scenario,
-    req: &Request<Incoming>,
-    query: &[(String, String)],
-) -> Result<(), String> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let auth = header("authorization").ok_or("no Authorization header")?;
-    let parsed = signer::parse_authorization(auth).ok_or("Authorization is not SDK-HMAC-SHA256")?;
-    let credential = scenario
-        .credentials
-        .iter()
-        .find(|c| c.access_key == parsed.access_key)
-        .ok_or("unknown access key")?;
-    for required in ["host", "x-sdk-date"] {
-        if !parsed.signed_headers.iter().any(|h| h == required) {
-            return Err(format!("{required} is not signed"));
-        }
-    }
-    let date = header("x-sdk-date").ok_or("no X-Sdk-Date header")?;
-    NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").map_err(|_| "X-Sdk-Date is malformed")?;
-    if let Some(token) = &credential.security_token
-        && (header("x-security-token") != Some(token.as_str())
-            || !parsed
-                .signed_headers
-                .iter()
-                .any(|h| h == "x-security-token"))
-    {
-        return Err("security token missing, wrong or unsigned".into());
-    }
-    let mut headers = Vec::with_capacity(parsed.signed_headers.len());
-    for name in &parsed.signed_headers {
-        let value = header(name).ok_or_else(|| format!("signed header {name} is missing"))?;
-        headers.push((name.clone(), value.to_string()));
-    }
-    let to_sign = RequestToSign {
-        method: req.method().as_str(),
-        path: req.uri().path(),
-        query,
-        headers: &headers,
-        body: b"",
-    };
-    let expected = signer::sign(&to_sign, &credential.access_key, &credential.secret_key)
-        .ok_or("no X-Sdk-Date header")?;
-    if expected.signature != parsed.signature {
-        return Err("verify aksk signature fail".into());
-    }
-    Ok(())
 }

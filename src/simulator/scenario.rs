@@ -63,6 +63,32 @@ pub struct Scenario {
     pub time_counts: Vec<String>,
     /// Sessions served by list-sessions, in this order.
     pub sessions: Vec<SimSession>,
+    /// Credentials the SAG side accepts (access key = AccessKey ID).
+    pub sag_credentials: Vec<SimCredential>,
+    /// SAG APP instances.
+    pub sag_instances: Vec<SimSagInstance>,
+    /// Largest page DescribeSmartAccessGatewayClientUsers serves.
+    pub sag_max_page_size: u64,
+}
+
+/// One SAG APP instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSagInstance {
+    /// Instance ID.
+    pub smartag_id: String,
+    /// Region the instance lives in.
+    pub region: String,
+    /// Client accounts, in listing order.
+    pub users: Vec<SimSagUser>,
+}
+
+/// One SAG client account and its online clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSagUser {
+    /// Account name.
+    pub name: String,
+    /// Online clients: (client IP, Unix seconds when it connected).
+    pub clients: Vec<(String, u64)>,
 }
 
 /// One accepted credential set.
@@ -84,6 +110,16 @@ pub const DEMO_SECRET_KEY: &str = "demo-secret-key-not-a-real-one";
 pub const DEMO_REGION: &str = "cn-north-4";
 /// Project the demo simulates.
 pub const DEMO_PROJECT_ID: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+/// AccessKey ID of the demo's SAG credentials.
+pub const DEMO_SAG_ACCESS_KEY_ID: &str = "LTAIDEMOEXAMPLE00001";
+/// AccessKey secret of the demo's SAG credentials (not a real key).
+pub const DEMO_SAG_ACCESS_KEY_SECRET: &str = "demo-sag-secret-not-a-real-one";
+/// Region of the demo's SAG instances.
+pub const DEMO_SAG_REGION: &str = "cn-shanghai";
+/// The demo's SAG APP instances.
+pub const DEMO_SAG_INSTANCES: [&str; 2] = ["sag-demo0hq00001", "sag-demo0branch2"];
+/// Default page-size cap of DescribeSmartAccessGatewayClientUsers.
+pub const DEFAULT_SAG_MAX_PAGE_SIZE: u64 = 50;
 
 impl Scenario {
     /// An empty cloud with the demo credentials and project.
@@ -99,6 +135,13 @@ impl Scenario {
             desktop_groups: Vec::new(),
             time_counts: Vec::new(),
             sessions: Vec::new(),
+            sag_credentials: vec![SimCredential {
+                access_key: DEMO_SAG_ACCESS_KEY_ID.into(),
+                secret_key: DEMO_SAG_ACCESS_KEY_SECRET.into(),
+                security_token: None,
+            }],
+            sag_instances: Vec::new(),
+            sag_max_page_size: DEFAULT_SAG_MAX_PAGE_SIZE,
         }
     }
 
@@ -153,13 +196,42 @@ impl Scenario {
                 state: state.into(),
             });
         }
-        s.refresh_time_counts(
-            chrono::Utc::now()
-                .format("%H")
-                .to_string()
-                .parse()
-                .unwrap_or(0),
-        );
+        s.refresh_time_counts(chrono::Timelike::hour(&chrono::Utc::now()));
+        let base_time = 1_795_000_000;
+        let hq_users = (1..=12)
+            .map(|i| SimSagUser {
+                name: format!("employee{i:02}"),
+                clients: if i % 3 == 0 {
+                    Vec::new()
+                } else {
+                    vec![(format!("10.8.0.{}", 10 + i), base_time + i * 60)]
+                },
+            })
+            .collect();
+        s.sag_instances = vec![
+            SimSagInstance {
+                smartag_id: DEMO_SAG_INSTANCES[0].into(),
+                region: DEMO_SAG_REGION.into(),
+                users: hq_users,
+            },
+            SimSagInstance {
+                smartag_id: DEMO_SAG_INSTANCES[1].into(),
+                region: DEMO_SAG_REGION.into(),
+                users: vec![
+                    SimSagUser {
+                        name: "ops-oncall".into(),
+                        clients: vec![
+                            ("10.9.0.2".into(), base_time),
+                            ("10.9.0.3".into(), base_time + 3600),
+                        ],
+                    },
+                    SimSagUser {
+                        name: "auditor@corp.example".into(),
+                        clients: Vec::new(),
+                    },
+                ],
+            },
+        ];
         s
     }
 
@@ -230,5 +302,19 @@ impl Scenario {
             .to_string();
         }
         self.refresh_time_counts(hour);
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        for instance in &mut self.sag_instances {
+            for (i, user) in instance.users.iter_mut().enumerate() {
+                if rng.u32(0..6) != 0 {
+                    continue;
+                }
+                if user.clients.is_empty() {
+                    user.clients
+                        .push((format!("10.8.{}.{}", i % 250, rng.u8(2..250)), now));
+                } else {
+                    user.clients.pop();
+                }
+            }
+        }
     }
 }

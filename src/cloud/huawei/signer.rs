@@ -8,9 +8,11 @@
 //! official `huaweicloudsdkcore` signer (`tests/vectors/huawei/`).
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use sha2::{Digest, Sha256};
+use percent_encoding::percent_decode_str;
+
+use crate::cloud::signing::{
+    canonical_headers, encode_unreserved as encode, hex_hmac_sha256, hex_sha256, normalized_headers,
+};
 
 /// The algorithm name, first word of the `Authorization` header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -20,13 +22,6 @@ pub const DATE_HEADER: &str = "X-Sdk-Date";
 
 /// The payload-hash marker the SDK uses for bodies it does not hash.
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-
-/// Everything except `A-Za-z0-9-_.~` is percent-encoded (RFC 3986 unreserved kept).
-const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// A request as the signer sees it.
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +58,6 @@ pub fn sdk_date(now: DateTime<Utc>) -> String {
     now.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-fn encode(s: &str) -> String {
-    utf8_percent_encode(s, ENCODE_SET).to_string()
-}
-
 /// The canonical URI: the path percent-decoded, split on `/`, each segment re-encoded,
 /// and a trailing `/` appended when missing.
 pub fn canonical_uri(path: &str) -> String {
@@ -90,37 +81,18 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// The signed headers, lower-cased and sorted, with trimmed values. The SDK does not
-/// sign header names containing `_`.
-fn signed_header_list(headers: &[(String, String)]) -> Vec<(String, &str)> {
-    let mut list: Vec<(String, &str)> = headers
-        .iter()
-        .filter(|(name, _)| !name.contains('_'))
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim()))
-        .collect();
-    list.sort();
-    list
-}
-
 /// Builds the canonical request; returns it with the signed-headers string.
 pub fn canonical_request(req: &RequestToSign<'_>) -> (String, String) {
-    let headers = signed_header_list(req.headers);
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}:{value}\n"))
-        .collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
+    // The SDK does not sign header names containing `_`.
+    let headers = normalized_headers(req.headers.iter().filter(|(name, _)| !name.contains('_')));
+    let (canonical_headers, signed_headers) = canonical_headers(&headers);
     let unsigned_payload = headers
         .iter()
         .any(|(name, value)| name == "x-sdk-content-sha256" && *value == UNSIGNED_PAYLOAD);
     let payload_hash = if unsigned_payload {
         UNSIGNED_PAYLOAD.to_string()
     } else {
-        hex::encode(Sha256::digest(req.body))
+        hex_sha256(req.body)
     };
     let canonical = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
@@ -138,16 +110,13 @@ pub fn canonical_request(req: &RequestToSign<'_>) -> (String, String) {
 pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{sdk_date}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        hex_sha256(canonical_request.as_bytes())
     )
 }
 
 /// Hex HMAC-SHA256 of the string to sign, keyed with the secret key's UTF-8 bytes.
 pub fn signature(secret_key: &str, string_to_sign: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts any key size");
-    mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex_hmac_sha256(secret_key.as_bytes(), string_to_sign.as_bytes())
 }
 
 /// Signs a request whose headers already include `X-Sdk-Date` and `Host`.

@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn connections_status_decodes_the_documented_example() {
         let body = include_str!("../../../tests/fixtures/huawei/connections_status.json");
-        let status: ConnectionsStatus = super::super::client::decode("t", body.as_bytes()).unwrap();
+        let status: ConnectionsStatus = crate::cloud::http::decode("t", body.as_bytes()).unwrap();
         assert_eq!(status.statics.len(), 1);
         assert_eq!(status.statics[0].running_num, 2147483647);
     }

@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn documented_example_page_decodes() {
         let body = include_str!("../../../tests/fixtures/huawei/list_sessions_page.json");
-        let page: SessionPage = super::super::client::decode("t", body.as_bytes()).unwrap();
+        let page: SessionPage = crate::cloud::http::decode("t", body.as_bytes()).unwrap();
         assert_eq!(page.count, 20);
         assert_eq!(page.items[0].session_state.as_deref(), Some("AppcInit"));
         assert_eq!(

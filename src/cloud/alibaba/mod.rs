@@ -1,0 +1,8 @@
+//! Alibaba Cloud: the `ACS3-HMAC-SHA256` signer, the RPC-style HTTP client, and the
+//! Smart Access Gateway (SAG) APIs the `sag_online_clients` collector calls.
+
+pub mod client;
+pub mod sag;
+pub mod signer;
+
+pub use client::{AlibabaClient, RpcRequest};

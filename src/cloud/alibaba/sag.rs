@@ -1,0 +1,139 @@
+//! Smart Access Gateway (API version 2018-03-13): which client accounts of an SAG APP
+//! instance are online, and the list of those accounts.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::client::{AlibabaClient, RpcRequest};
+use crate::cloud::http::ApiError;
+
+/// API version of every SAG call.
+pub const VERSION: &str = "2018-03-13";
+/// `api` label of DescribeUserOnlineClients.
+pub const API_DESCRIBE_USER_ONLINE_CLIENTS: &str = "describe_user_online_clients";
+/// `api` label of DescribeSmartAccessGatewayClientUsers.
+pub const API_DESCRIBE_CLIENT_USERS: &str = "describe_client_users";
+/// Page size requested when listing client accounts.
+pub const CLIENT_USERS_PAGE_SIZE: u32 = 50;
+
+/// Answer of DescribeUserOnlineClients.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserOnlineClients {
+    /// `Users.User[]`; absent when no client is online.
+    #[serde(default)]
+    pub users: Option<OnlineClientList>,
+}
+
+/// `Users` of DescribeUserOnlineClients.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OnlineClientList {
+    /// The online clients.
+    #[serde(rename = "User", default)]
+    pub user: Vec<OnlineClient>,
+}
+
+/// One online client of an account.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineClient {
+    /// Client IP address.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// When the client connected: Unix seconds, as a string.
+    #[serde(default)]
+    pub online_time: Option<String>,
+}
+
+impl UserOnlineClients {
+    /// The online clients (empty when none).
+    pub fn clients(&self) -> &[OnlineClient] {
+        self.users
+            .as_ref()
+            .map(|u| u.user.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// One page of DescribeSmartAccessGatewayClientUsers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientUsersPage {
+    /// Accounts on the instance, over all pages.
+    pub total_count: u64,
+    /// This page's accounts.
+    #[serde(default)]
+    pub users: Option<ClientUserList>,
+}
+
+/// `Users` of DescribeSmartAccessGatewayClientUsers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClientUserList {
+    /// The accounts.
+    #[serde(rename = "User", default)]
+    pub user: Vec<ClientUser>,
+}
+
+/// One client account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientUser {
+    /// Account name.
+    pub user_name: String,
+}
+
+impl ClientUsersPage {
+    /// This page's account names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.users
+            .iter()
+            .flat_map(|u| u.user.iter().map(|u| u.user_name.as_str()))
+    }
+}
+
+/// Calls DescribeUserOnlineClients for one account of one instance.
+pub async fn describe_user_online_clients(
+    client: &AlibabaClient,
+    endpoint: &Url,
+    region: &str,
+    smartag_id: &str,
+    user: &str,
+) -> Result<UserOnlineClients, ApiError> {
+    client
+        .call(&RpcRequest {
+            api: API_DESCRIBE_USER_ONLINE_CLIENTS,
+            action: "DescribeUserOnlineClients",
+            version: VERSION,
+            endpoint,
+            query: vec![
+                ("RegionId".into(), region.into()),
+                ("SmartAGId".into(), smartag_id.into()),
+                ("UserName".into(), user.into()),
+            ],
+        })
+        .await
+}
+
+/// Fetches one page (from 1) of an instance's client accounts.
+pub async fn describe_client_users(
+    client: &AlibabaClient,
+    endpoint: &Url,
+    region: &str,
+    smartag_id: &str,
+    page_number: u64,
+) -> Result<ClientUsersPage, ApiError> {
+    client
+        .call(&RpcRequest {
+            api: API_DESCRIBE_CLIENT_USERS,
+            action: "DescribeSmartAccessGatewayClientUsers",
+            version: VERSION,
+            endpoint,
+            query: vec![
+                ("RegionId".into(), region.into()),
+                ("SmartAGId".into(), smartag_id.into()),
+                ("PageNumber".into(), page_number.to_string()),
+                ("PageSize".into(), CLIENT_USERS_PAGE_SIZE.to_string()),
+            ],
+        })
+        .await
+}

@@ -1,0 +1,220 @@
+//! The Huawei Cloud side of the simulator: IAM project lookup, Workspace connection
+//! status and online users, WorkspaceApp list-sessions. Every request must carry a
+//! valid `SDK-HMAC-SHA256` signature (401 otherwise); parameters are validated as
+//! documented (400).
+
+use chrono::NaiveDateTime;
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+use super::{Rejected, Reply, Route, Scenario, SimRequest, json_reply};
+use crate::cloud::huawei::signer::{self, RequestToSign};
+
+/// A Huawei-style error answer.
+pub(crate) fn error(status: StatusCode, code: &str, msg: &str) -> Reply {
+    json_reply(
+        status,
+        &json!({"error_code": code, "error_msg": msg}),
+        "x-request-id",
+    )
+}
+
+/// Checks the signature and finds the route.
+pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, Rejected> {
+    if let Err(msg) = verify_signature(scenario, req) {
+        return Err(Rejected::Signature(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "APIGW.0301",
+            &format!("Incorrect IAM authentication information: {msg}"),
+        ))));
+    }
+    if req.method != Method::GET {
+        return Err(Rejected::Other(Box::new(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "APIGW.0102",
+            "method not allowed",
+        ))));
+    }
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let route = match segments.as_slice() {
+        ["v3", "projects"] => return Ok(Route::IamProjects),
+        ["v2", _, "connections", "status"] => Route::ConnectionsStatus,
+        ["v2", _, "connections", "online-users"] => Route::OnlineUsers,
+        ["v1", _, "session", "list-sessions"] => Route::ListSessions,
+        _ => {
+            return Err(Rejected::Other(Box::new(error(
+                StatusCode::NOT_FOUND,
+                "APIGW.0101",
+                "The API does not exist or has not been published in the environment",
+            ))));
+        }
+    };
+    if segments[1] != scenario.project_id {
+        return Err(Rejected::Other(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "WKS.0404",
+            &format!("project {} not found", segments[1]),
+        ))));
+    }
+    Ok(route)
+}
+
+/// Answers a routed, verified request.
+pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) -> Reply {
+    let ok = |body: serde_json::Value| json_reply(StatusCode::OK, &body, "x-request-id");
+    match route {
+        Route::IamProjects => {
+            let name = req.param("name");
+            let projects: Vec<_> = scenario
+                .projects
+                .iter()
+                .filter(|(_, n)| name.is_none_or(|want| want == n))
+                .map(|(id, n)| json!({"id": id, "name": n, "enabled": true, "domain_id": "d0000000000000000000000000000001"}))
+                .collect();
+            ok(json!({"projects": projects, "links": {"self": "https://iam.example/v3/projects"}}))
+        }
+        Route::ConnectionsStatus => ok(json!({"statics": scenario.desktop_groups})),
+        Route::OnlineUsers => {
+            let by_time = (req.param("start_time"), req.param("end_time"));
+            match (req.param("query_type"), by_time) {
+                (Some(t), _) if !["DAY", "WEEK", "MONTH"].contains(&t) => error(
+                    StatusCode::BAD_REQUEST,
+                    "WKS.0001",
+                    "query_type must be DAY, WEEK or MONTH",
+                ),
+                (Some(_), _) => ok(json!({"time_counts": scenario.time_counts})),
+                (None, (Some(start), Some(end)))
+                    if parse_minute_time(start) && parse_minute_time(end) =>
+                {
+                    ok(json!({"time_counts": scenario.time_counts}))
+                }
+                _ => error(
+                    StatusCode::BAD_REQUEST,
+                    "WKS.0001",
+                    "either query_type or start_time and end_time (2016-08-20T21:11Z) is required",
+                ),
+            }
+        }
+        Route::ListSessions => list_sessions(scenario, req),
+        Route::SagUserOnlineClients | Route::SagClientUsers => {
+            error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API")
+        }
+    }
+}
+
+fn list_sessions(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
+    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
+    let (Some(begin), Some(end)) = (req.param("query_begin_time"), req.param("query_end_time"))
+    else {
+        return bad("query_begin_time and query_end_time are required");
+    };
+    let (Some(begin), Some(end)) = (parse_milli_time(begin), parse_milli_time(end)) else {
+        return bad("query_begin_time and query_end_time must look like 2024-02-27T03:47:51.182Z");
+    };
+    if begin > end {
+        return bad("query_begin_time is after query_end_time");
+    }
+    let limit = match req.param("limit").map(str::parse::<u64>) {
+        None => 10,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        _ => return bad("limit must be an integer from 1 to 100"),
+    };
+    let offset = match req.param("offset").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        _ => return bad("offset must be a non-negative integer"),
+    };
+    let states: Option<Vec<&str>> = req.param("session_state").map(|s| s.split(',').collect());
+    let group = req.param("app_server_group_id");
+    let matching = scenario.sessions.iter().filter(|s| {
+        states
+            .as_ref()
+            .is_none_or(|list| list.contains(&s.state.as_str()))
+            && group.is_none_or(|g| s.server_group_id.as_deref() == Some(g))
+    });
+    let mut count = 0u64;
+    let mut items = Vec::new();
+    for (i, s) in matching.enumerate() {
+        count += 1;
+        let i = i as u64;
+        if i >= offset && i < offset + limit {
+            let mut item = json!({
+                "id": format!("{:032x}", i + 1),
+                "login_user": format!("user{i}@example.com"),
+                "session_type": "2",
+                "session_state": s.state,
+                "start_time": "2026-11-22T01:00:00Z",
+            });
+            if let Some(id) = &s.server_group_id {
+                item["app_server_group_id"] = json!(id);
+            }
+            if let Some(name) = &s.server_group_name {
+                item["app_server_group_name"] = json!(name);
+            }
+            items.push(item);
+        }
+    }
+    json_reply(
+        StatusCode::OK,
+        &json!({"count": count, "items": items}),
+        "x-request-id",
+    )
+}
+
+fn parse_milli_time(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3fZ")
+        .ok()
+        .filter(|_| s.len() == "2024-02-27T03:47:51.182Z".len())
+}
+
+fn parse_minute_time(s: &str) -> bool {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%MZ").is_ok()
+}
+
+fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
+    let auth = req
+        .header("authorization")
+        .ok_or("no Authorization header")?;
+    let parsed = signer::parse_authorization(auth).ok_or("Authorization is not SDK-HMAC-SHA256")?;
+    let credential = scenario
+        .credentials
+        .iter()
+        .find(|c| c.access_key == parsed.access_key)
+        .ok_or("unknown access key")?;
+    for required in ["host", "x-sdk-date"] {
+        if !parsed.signed_headers.iter().any(|h| h == required) {
+            return Err(format!("{required} is not signed"));
+        }
+    }
+    let date = req.header("x-sdk-date").ok_or("no X-Sdk-Date header")?;
+    NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").map_err(|_| "X-Sdk-Date is malformed")?;
+    if let Some(token) = &credential.security_token
+        && (req.header("x-security-token") != Some(token.as_str())
+            || !parsed
+                .signed_headers
+                .iter()
+                .any(|h| h == "x-security-token"))
+    {
+        return Err("security token missing, wrong or unsigned".into());
+    }
+    let mut headers = Vec::with_capacity(parsed.signed_headers.len());
+    for name in &parsed.signed_headers {
+        let value = req
+            .header(name)
+            .ok_or_else(|| format!("signed header {name} is missing"))?;
+        headers.push((name.clone(), value.to_string()));
+    }
+    let to_sign = RequestToSign {
+        method: req.method.as_str(),
+        path: req.path,
+        query: req.query,
+        headers: &headers,
+        body: b"",
+    };
+    let expected = signer::sign(&to_sign, &credential.access_key, &credential.secret_key)
+        .ok_or("no X-Sdk-Date header")?;
+    if expected.signature != parsed.signature {
+        return Err("verify aksk signature fail".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The Alibaba Cloud Smart Access Gateway side of the simulator: RPC-style `POST /`
+//! with the action in `x-acs-action`. Every request must carry a valid
+//! `ACS3-HMAC-SHA256` signature; the documented error codes are returned for missing
+//! or unknown instances and user names.
+
+use chrono::NaiveDateTime;
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::{Rejected, Reply, Route, Scenario, SimRequest, json_reply};
+use crate::cloud::alibaba::signer::{self, RequestToSign};
+use crate::cloud::signing::hex_sha256;
+
+/// An Alibaba-style error answer.
+pub(crate) fn error(status: StatusCode, code: &str, msg: &str) -> Reply {
+    json_reply(
+        status,
+        &json!({"Code": code, "Message": msg, "RequestId": "SIM-REQUEST-0000", "HostId": "smartag.aliyuncs.com"}),
+        "x-acs-request-id",
+    )
+}
+
+/// Checks the signature and finds the route.
+pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, Rejected> {
+    if let Err(msg) = verify_signature(scenario, req) {
+        return Err(Rejected::Signature(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "SignatureDoesNotMatch",
+            &format!("Specified signature does not match our calculation: {msg}"),
+        ))));
+    }
+    if req.path != "/" {
+        return Err(Rejected::Other(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "InvalidAction.NotFound",
+            "RPC calls go to /",
+        ))));
+    }
+    if req.header("x-acs-version") != Some(crate::cloud::alibaba::sag::VERSION) {
+        return Err(Rejected::Other(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidVersion",
+            "x-acs-version must be 2018-03-13",
+        ))));
+    }
+    match req.header("x-acs-action") {
+        Some("DescribeUserOnlineClients") => Ok(Route::SagUserOnlineClients),
+        Some("DescribeSmartAccessGatewayClientUsers") => Ok(Route::SagClientUsers),
+        other => Err(Rejected::Other(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "InvalidAction.NotFound",
+            &format!("Specified api is not found, please check your url and method: {other:?}"),
+        )))),
+    }
+}
+
+/// Answers a routed, verified request.
+pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) -> Reply {
+    let bad = |code: &str, msg: &str| error(StatusCode::BAD_REQUEST, code, msg);
+    let Some(region) = req.param("RegionId").filter(|r| !r.is_empty()) else {
+        return bad("MissingRegionId", "RegionId is mandatory for this action.");
+    };
+    let Some(smartag_id) = req.param("SmartAGId").filter(|s| !s.is_empty()) else {
+        return bad(
+            "SAG.InstanceIdEmpty",
+            "You must specify the SAG instance ID.",
+        );
+    };
+    let Some(instance) = scenario
+        .sag_instances
+        .iter()
+        .find(|i| i.smartag_id == smartag_id && i.region == region)
+    else {
+        return bad(
+            "SAG.InstanceNoFound",
+            "The specified SAG instance does not exist.",
+        );
+    };
+    let ok = |body: serde_json::Value| json_reply(StatusCode::OK, &body, "x-acs-request-id");
+    match route {
+        Route::SagUserOnlineClients => {
+            let Some(name) = req.param("UserName").filter(|n| !n.is_empty()) else {
+                return bad("ClientUser.NameEmpty", "You must specify UserName.");
+            };
+            let Some(user) = instance.users.iter().find(|u| u.name == name) else {
+                return bad(
+                    "ClientUser.NameInvalid",
+                    "The specified UserName is invalid.",
+                );
+            };
+            let clients: Vec<_> = user
+                .clients
+                .iter()
+                .map(|(ip, t)| json!({"ClientIp": ip, "OnlineTime": t.to_string()}))
+                .collect();
+            ok(json!({"RequestId": "SIM-REQUEST-0001", "Users": {"User": clients}}))
+        }
+        Route::SagClientUsers => {
+            let number = match req.param("PageNumber").map(str::parse::<u64>) {
+                None => 1,
+                Some(Ok(n)) if n >= 1 => n,
+                _ => {
+                    return bad(
+                        "InvalidPageNumber",
+                        "PageNumber must be a positive integer.",
+                    );
+                }
+            };
+            let size = match req.param("PageSize").map(str::parse::<u64>) {
+                None => 10,
+                Some(Ok(n)) if n >= 1 => n.min(scenario.sag_max_page_size),
+                _ => return bad("InvalidPageSize", "PageSize must be a positive integer."),
+            };
+            let users: Vec<_> = instance
+                .users
+                .iter()
+                .skip(((number - 1) * size) as usize)
+                .take(size as usize)
+                .map(|u| json!({"UserName": u.name, "UserMail": format!("{}@mail.example", u.name.replace(['@', ' '], "_")), "State": "Active", "Bandwidth": 2000}))
+                .collect();
+            ok(json!({
+                "RequestId": "SIM-REQUEST-0002",
+                "TotalCount": instance.users.len(),
+                "PageNumber": number,
+                "PageSize": size,
+                "Users": {"User": users},
+            }))
+        }
+        _ => bad("InvalidAction.NotFound", "not an SAG API"),
+    }
+}
+
+fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
+    let auth = req
+        .header("authorization")
+        .ok_or("no Authorization header")?;
+    let parsed =
+        signer::parse_authorization(auth).ok_or("Authorization is not ACS3-HMAC-SHA256")?;
+    let credential = scenario
+        .sag_credentials
+        .iter()
+        .find(|c| c.access_key == parsed.access_key_id)
+        .ok_or("unknown AccessKey ID")?;
+    for required in [
+        "host",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    ] {
+        if !parsed.signed_headers.iter().any(|h| h == required) {
+            return Err(format!("{required} is not signed"));
+        }
+    }
+    let date = req.header("x-acs-date").ok_or("no x-acs-date header")?;
+    NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%SZ")
+        .map_err(|_| "x-acs-date is malformed")?;
+    if req.header("x-acs-content-sha256") != Some(hex_sha256(b"").as_str()) {
+        return Err("x-acs-content-sha256 does not match the empty body".into());
+    }
+    if let Some(token) = &credential.security_token
+        && (req.header("x-acs-security-token") != Some(token.as_str())
+            || !parsed
+                .signed_headers
+                .iter()
+                .any(|h| h == "x-acs-security-token"))
+    {
+        return Err("security token missing, wrong or unsigned".into());
+    }
+    let mut headers = Vec::with_capacity(parsed.signed_headers.len());
+    for name in &parsed.signed_headers {
+        let value = req
+            .header(name)
+            .ok_or_else(|| format!("signed header {name} is missing"))?;
+        headers.push((name.clone(), value.to_string()));
+    }
+    let expected = signer::sign(
+        &RequestToSign {
+            method: req.method.as_str(),
+            path: req.path,
+            query: req.query,
+            headers: &headers,
+            body: b"",
+        },
+        &credential.access_key,
+        &credential.secret_key,
+    );
+    if expected.signature != parsed.signature {
+        return Err("signature mismatch".into());
+    }
+    Ok(())
+}
