@@ -54,12 +54,7 @@ pub fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningExporter, StartError> {
     let local_addr = listener.local_addr()?;
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
-        .user_agent(crate::USER_AGENT)
-        .connect_timeout(config.poll.timeout)
-        .build()
-        .map_err(|e| StartError::HttpClient(e.to_string()))?;
+    let http = http_client(config.poll.timeout)?;
     let self_metrics = Arc::new(SelfMetrics::new());
     let store = Arc::new(Store::new(self_metrics.clone()));
 
@@ -70,7 +65,7 @@ pub fn start(
             target.credentials.clone(),
             target.name.clone(),
             self_metrics.clone(),
-            target.timeout,
+            Some(target.timeout),
             config.poll.max_body_bytes,
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
@@ -123,6 +118,18 @@ pub fn start(
         server,
         shutdown,
     })
+}
+
+/// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
+/// timeout; each request sets its own total timeout.
+pub fn http_client(connect_timeout: std::time::Duration) -> Result<reqwest::Client, StartError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(crate::USER_AGENT)
+        .connect_timeout(connect_timeout)
+        .read_timeout(connect_timeout.max(std::time::Duration::from_secs(30)))
+        .build()
+        .map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
 impl RunningExporter {

@@ -1,5 +1,6 @@
 //! workspace-exporter: a Prometheus exporter for Huawei Cloud Workspace connection
-//! statistics (desktop login states, online users, application-streaming sessions).
+//! statistics (desktop login states, online users, application-streaming sessions) and
+//! Alibaba Cloud Smart Access Gateway online clients.
 //!
 //! Data flows in one direction, and the module layout follows it:
 //!
@@ -25,11 +26,13 @@
 //! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
 //! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
 //! - [`demo`]: the `demo` subcommand: simulator + exporter in one process.
+//! - [`export`]: the `export-connections` subcommand (connection records to a file).
 
 pub mod cloud;
 pub mod collectors;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod exporter;
 pub mod scheduler;
 pub mod secret;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use workspace_exporter::config::Config;
+use workspace_exporter::export::{self, ExportRequest, Output};
 use workspace_exporter::{demo, exporter, shutdown};
 
 /// Exit code for configuration errors.
@@ -69,6 +70,37 @@ struct Cli {
 enum Command {
     /// Run a built-in simulated cloud and export it: no account needed.
     Demo,
+    /// Download the desktop connection records file of a [[huaweicloud]] target.
+    ExportConnections(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// The [[huaweicloud]] target (required when several are configured).
+    #[arg(long)]
+    target: Option<String>,
+    /// Records after this UTC time, e.g. 2026-11-01T00:00Z (with --end).
+    #[arg(long)]
+    start: Option<String>,
+    /// Records before this UTC time, e.g. 2026-11-22T00:00Z (with --start).
+    #[arg(long)]
+    end: Option<String>,
+    /// Only this user.
+    #[arg(long = "user-name")]
+    user_name: Option<String>,
+    /// Only this computer.
+    #[arg(long = "computer-name")]
+    computer_name: Option<String>,
+    /// Only this terminal type.
+    #[arg(long = "terminal-type")]
+    terminal_type: Option<String>,
+    /// Language of the records.
+    #[arg(long, value_parser = ["en_US", "zh_CN"])]
+    language: Option<String>,
+    /// Output file, or - for standard output. Written atomically: on failure nothing is
+    /// left behind and an existing file is untouched.
+    #[arg(long)]
+    output: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -89,8 +121,21 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
-    match cli.command {
+    match &cli.command {
         Some(Command::Demo) => run_or_report(run_demo(&cli)),
+        Some(Command::ExportConnections(args)) => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!(
+                        "workspace-exporter: invalid configuration in {}: {e}",
+                        cli.config_file.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            run_export(&config, args)
+        }
         None => {
             let config = match load_config(&cli) {
                 Ok(c) => c,
@@ -195,6 +240,56 @@ fn run_demo(cli: &Cli) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
+    let request = ExportRequest {
+        target: args.target.clone(),
+        start: args.start.clone(),
+        end: args.end.clone(),
+        user_name: args.user_name.clone(),
+        computer_name: args.computer_name.clone(),
+        terminal_type: args.terminal_type.clone(),
+        language: args.language.clone(),
+    };
+    if let Err(e) = request.validate(config) {
+        eprintln!("workspace-exporter: export-connections: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let output = if args.output == "-" {
+        Output::Stdout
+    } else {
+        Output::File(PathBuf::from(&args.output))
+    };
+    let result = match runtime() {
+        Ok(rt) => rt.block_on(export::export(config, &request, &output)),
+        Err(e) => {
+            eprintln!("workspace-exporter: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(summary) => {
+            let content_type = summary
+                .content_type
+                .as_deref()
+                .unwrap_or("unknown content type");
+            let line = format!(
+                "wrote {} bytes ({content_type}) to {}",
+                summary.bytes, args.output
+            );
+            if output == Output::Stdout {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("workspace-exporter: export-connections failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {

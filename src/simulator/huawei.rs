@@ -41,6 +41,7 @@ pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, 
         ["v2", _, "connections", "status"] => Route::ConnectionsStatus,
         ["v2", _, "connections", "online-users"] => Route::OnlineUsers,
         ["v1", _, "session", "list-sessions"] => Route::ListSessions,
+        ["v2", _, "connections", "desktops", "export"] => Route::ExportConnections,
         _ => {
             return Err(Rejected::Other(Box::new(error(
                 StatusCode::NOT_FOUND,
@@ -96,6 +97,7 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
             }
         }
         Route::ListSessions => list_sessions(scenario, req),
+        Route::ExportConnections => export_connections(scenario, req),
         Route::SagUserOnlineClients | Route::SagClientUsers => {
             error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API")
         }
@@ -159,6 +161,61 @@ fn list_sessions(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
         &json!({"count": count, "items": items}),
         "x-request-id",
     )
+}
+
+/// Content type of the simulated export (the real one is *unverified*; clients must
+/// treat the body as opaque bytes).
+pub const EXPORT_CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn export_connections(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
+    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
+    match (req.param("start_time"), req.param("end_time")) {
+        (Some(s), Some(e)) if parse_minute_time(s) && parse_minute_time(e) => {}
+        (None, None) => {}
+        _ => return bad("start_time and end_time go together and look like 2016-08-20T21:11Z"),
+    }
+    if let Some(language) = req.param("language")
+        && !["en_US", "zh_CN"].contains(&language)
+    {
+        return bad("language must be en_US or zh_CN");
+    }
+    let body = export_file(req.query, scenario.export_file_size);
+    let mut r = Reply::new(body);
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static(EXPORT_CONTENT_TYPE),
+    );
+    r.headers_mut().insert(
+        "content-disposition",
+        hyper::header::HeaderValue::from_static("attachment; filename=\"connection-records.xlsx\""),
+    );
+    r
+}
+
+/// The simulated export file for a query: `size` bytes, a deterministic function of
+/// the query parameters (so tests can compare downloads byte for byte).
+pub fn export_file(query: &[(String, String)], size: usize) -> bytes::Bytes {
+    let mut pairs: Vec<&(String, String)> = query.iter().collect();
+    pairs.sort();
+    // FNV-1a of the parameters seeds an xorshift generator.
+    let mut seed: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in pairs {
+        for b in k.bytes().chain([b'=']).chain(v.bytes()).chain([b'&']) {
+            seed = (seed ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"PK\x03\x04");
+    while out.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(size);
+    bytes::Bytes::from(out)
 }
 
 fn parse_milli_time(s: &str) -> Option<NaiveDateTime> {

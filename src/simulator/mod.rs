@@ -39,6 +39,8 @@ pub enum Route {
     OnlineUsers,
     /// Huawei `GET /v1/{project_id}/session/list-sessions`.
     ListSessions,
+    /// Huawei `GET /v2/{project_id}/connections/desktops/export`.
+    ExportConnections,
     /// Alibaba SAG `DescribeUserOnlineClients`.
     SagUserOnlineClients,
     /// Alibaba SAG `DescribeSmartAccessGatewayClientUsers`.
@@ -50,10 +52,16 @@ pub enum Route {
 pub enum Fault {
     /// Answer with this HTTP status and the cloud's error body.
     Status(u16),
+    /// Answer normally, announcing the full `Content-Length`, but cut the connection
+    /// after this many body bytes.
+    CutBodyAfter(usize),
 }
 
-/// The response type of every simulated route.
-pub type Reply = Response<BoxBody<Bytes, std::io::Error>>;
+/// A simulated route's answer, body complete.
+pub type Reply = Response<Bytes>;
+
+/// What goes on the wire: the answer's body, possibly cut short by a fault.
+type WireReply = Response<BoxBody<Bytes, std::io::Error>>;
 
 /// Mutable simulator state.
 #[derive(Debug)]
@@ -194,11 +202,7 @@ pub(crate) fn json_reply(
     body: &serde_json::Value,
     request_id_header: &'static str,
 ) -> Reply {
-    let mut r = Response::new(
-        Full::new(Bytes::from(body.to_string()))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut r = Response::new(Bytes::from(body.to_string()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
@@ -209,13 +213,36 @@ pub(crate) fn json_reply(
     r
 }
 
-fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Reply {
+fn handle(state: &Mutex<State>, req: Request<Incoming>) -> WireReply {
+    let (reply, cut) = answer(state, &req);
+    let (parts, body) = reply.into_parts();
+    match cut {
+        None => Response::from_parts(
+            parts,
+            Full::new(body).map_err(|never| match never {}).boxed(),
+        ),
+        Some(keep) => cut_body(parts, body, keep),
+    }
+}
+
+/// The answer to a request, and where to cut its body if a fault says so.
+fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<usize>) {
     let mut state = state.lock().expect("simulator lock");
     let is_sag = req.method() == Method::POST && req.headers().contains_key("x-acs-action");
     let query = match parse_query(req.uri().query().unwrap_or("")) {
         Ok(q) => q,
-        Err(msg) if is_sag => return sag::error(StatusCode::BAD_REQUEST, "InvalidParameter", &msg),
-        Err(msg) => return huawei::error(StatusCode::BAD_REQUEST, "APIGW.0201", &msg),
+        Err(msg) if is_sag => {
+            return (
+                sag::error(StatusCode::BAD_REQUEST, "InvalidParameter", &msg),
+                None,
+            );
+        }
+        Err(msg) => {
+            return (
+                huawei::error(StatusCode::BAD_REQUEST, "APIGW.0201", &msg),
+                None,
+            );
+        }
     };
     let incoming = SimRequest {
         method: req.method(),
@@ -233,24 +260,48 @@ fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Reply {
         Ok(route) => route,
         Err(Rejected::Signature(reply)) => {
             state.rejected_signatures += 1;
-            return *reply;
+            return (*reply, None);
         }
-        Err(Rejected::Other(reply)) => return *reply,
+        Err(Rejected::Other(reply)) => return (*reply, None),
     };
     *state.requests.entry(route).or_insert(0) += 1;
-    if let Some(Fault::Status(code)) = state.faults.get(&route) {
-        let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return if is_sag {
+    let fault = state.faults.get(&route).cloned();
+    if let Some(Fault::Status(code)) = fault {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let reply = if is_sag {
             sag::error(status, "InternalError", "injected fault")
         } else {
             huawei::error(status, "WKS.0500", "injected fault")
         };
+        return (reply, None);
     }
-    if is_sag {
+    let reply = if is_sag {
         sag::answer(&state.scenario, route, &incoming)
     } else {
         huawei::answer(&state.scenario, route, &incoming)
+    };
+    match fault {
+        Some(Fault::CutBodyAfter(n)) => (reply, Some(n)),
+        _ => (reply, None),
     }
+}
+
+/// Sends the first `keep` bytes of `body` and then fails the stream, so the server
+/// drops the connection before the announced `Content-Length` is reached.
+fn cut_body(mut parts: hyper::http::response::Parts, body: Bytes, keep: usize) -> WireReply {
+    parts.headers.insert(
+        hyper::header::CONTENT_LENGTH,
+        HeaderValue::from(body.len() as u64),
+    );
+    let frames: Vec<Result<hyper::body::Frame<Bytes>, std::io::Error>> = vec![
+        Ok(hyper::body::Frame::data(body.slice(..keep.min(body.len())))),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected fault: body cut",
+        )),
+    ];
+    let stream = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    Response::from_parts(parts, BodyExt::boxed(stream))
 }
 
 /// Why a request was not routed.

@@ -69,6 +69,8 @@ pub struct Scenario {
     pub sag_instances: Vec<SimSagInstance>,
     /// Largest page DescribeSmartAccessGatewayClientUsers serves.
     pub sag_max_page_size: u64,
+    /// Size in bytes of the connection-records export file.
+    pub export_file_size: usize,
 }
 
 /// One SAG APP instance.
@@ -142,6 +144,7 @@ impl Scenario {
             }],
             sag_instances: Vec::new(),
             sag_max_page_size: DEFAULT_SAG_MAX_PAGE_SIZE,
+            export_file_size: 3 * 1024 * 1024 + 777,
         }
     }
 

@@ -45,8 +45,9 @@ pub struct HuaweiClient {
     target: String,
     /// Where requests are counted.
     metrics: Arc<SelfMetrics>,
-    /// Per-request timeout.
-    timeout: Duration,
+    /// Limit on a whole request, body included; `None` for downloads of unknown size,
+    /// which rely on the HTTP client's read timeout instead.
+    timeout: Option<Duration>,
     /// Largest body read.
     max_body_bytes: u64,
 }
@@ -58,7 +59,7 @@ impl HuaweiClient {
         credentials: HuaweiCredentials,
         target: String,
         metrics: Arc<SelfMetrics>,
-        timeout: Duration,
+        timeout: Option<Duration>,
         max_body_bytes: u64,
     ) -> Self {
         HuaweiClient {
@@ -71,7 +72,8 @@ impl HuaweiClient {
         }
     }
 
-    /// Sends a signed GET and returns the response if its status is below 400.
+    /// Sends a signed GET and returns the response if its status is below 400; the
+    /// caller reads the body (see [`crate::export`] for streaming it to a file).
     pub async fn send(&self, req: &ApiRequest<'_>) -> Result<reqwest::Response, ApiError> {
         let api = req.api;
         let base_path = req.endpoint.path().trim_end_matches('/');
@@ -109,7 +111,10 @@ impl HuaweiClient {
         let query = signer::canonical_query(&req.query);
         url.set_query((!query.is_empty()).then_some(query.as_str()));
 
-        let mut builder = self.http.get(url).timeout(self.timeout);
+        let mut builder = self.http.get(url);
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
         for (name, value) in &headers {
             let sensitive = name.eq_ignore_ascii_case("X-Security-Token");
             builder = builder.header(header_name(name), header_value(value, sensitive, api)?);
