@@ -25,6 +25,9 @@ pub const API_EXPORT_CONNECTIONS: &str = "export_connections";
 /// Time format of `start_time` / `end_time`: `2016-08-20T21:11Z`.
 pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%MZ";
 
+/// Query parameters of the export call, raw.
+pub type QueryPairs = Vec<(String, String)>;
+
 /// Where the records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -93,7 +96,7 @@ impl ExportRequest {
     pub fn validate<'c>(
         &self,
         config: &'c Config,
-    ) -> Result<(&'c HuaweiTarget, Vec<(String, String)>), ExportError> {
+    ) -> Result<(&'c HuaweiTarget, QueryPairs), ExportError> {
         let target = match &self.target {
             Some(name) => config
                 .huaweicloud
