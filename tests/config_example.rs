@@ -12,10 +12,18 @@ fn the_example_configuration_loads() {
     let sk = dir.path().join("hw_sk");
     std::fs::write(&sk, "example-secret\n").unwrap();
     // The example points at /run/secrets/hw_sk; redirect it the documented way.
-    let env = vec![(
-        "WORKSPACE_EXPORTER__HUAWEICLOUD__0__SECRET_KEY_FILE".to_string(),
-        sk.display().to_string(),
-    )];
+    let ali_sk = dir.path().join("ali_sk");
+    std::fs::write(&ali_sk, "example-ali-secret").unwrap();
+    let env = vec![
+        (
+            "WORKSPACE_EXPORTER__HUAWEICLOUD__0__SECRET_KEY_FILE".to_string(),
+            sk.display().to_string(),
+        ),
+        (
+            "WORKSPACE_EXPORTER__ALIBABACLOUD_SAG__0__ACCESS_KEY_SECRET_FILE".to_string(),
+            ali_sk.display().to_string(),
+        ),
+    ];
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let config = Config::load_with_env(&path, &env).unwrap();
     assert_eq!(config.server.listen_address.port(), 9817);
@@ -45,7 +53,13 @@ fn every_uncommented_key_of_the_example_is_a_real_key() {
         let is_key = candidate.split_once(" = ").is_some_and(|(k, _)| {
             !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         });
-        let either_or = ["access_key_file", "secret_key ", "security_token_file"]
+        let either_or = [
+            "access_key_file",
+            "secret_key ",
+            "security_token_file",
+            "access_key_id_file",
+            "access_key_secret ",
+        ]
             .iter()
             .any(|k| candidate.starts_with(k));
         if is_key && !either_or {
