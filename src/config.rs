@@ -120,6 +120,16 @@ pub struct RawPoll {
     pub interval: Option<HumanDuration>,
     /// Timeout of one upstream request.
     pub timeout: Option<HumanDuration>,
+    /// Time allowed for a whole poll; default 80% of the interval.
+    pub deadline: Option<HumanDuration>,
+    /// How long the last good series outlive failed polls; default 3 × interval.
+    pub max_staleness: Option<HumanDuration>,
+    /// Retries of a throttled, 5xx or failed request.
+    pub max_retries: Option<u32>,
+    /// Upper bound of the first retry's random wait; doubles per retry.
+    pub retry_backoff: Option<HumanDuration>,
+    /// Requests per minute per target and API host.
+    pub rate_limit_per_minute: Option<u32>,
     /// Largest upstream response body accepted, in bytes.
     pub max_body_bytes: Option<u64>,
 }
@@ -154,6 +164,8 @@ pub struct RawHuaweiTarget {
     pub interval: Option<HumanDuration>,
     /// Request timeout for this target (overrides `[poll].timeout`).
     pub timeout: Option<HumanDuration>,
+    /// Request rate limit for this target (overrides `[poll].rate_limit_per_minute`).
+    pub rate_limit_per_minute: Option<u32>,
     /// Workspace API endpoint.
     pub workspace_endpoint: Option<String>,
     /// Application-streaming (WorkspaceApp) API endpoint.
@@ -188,6 +200,8 @@ pub struct RawSagTarget {
     pub interval: Option<HumanDuration>,
     /// Request timeout (overrides `[poll].timeout`).
     pub timeout: Option<HumanDuration>,
+    /// Request rate limit (overrides `[poll].rate_limit_per_minute`).
+    pub rate_limit_per_minute: Option<u32>,
     /// Upper bound on concurrent requests of one poll.
     pub concurrency: Option<usize>,
     /// The SAG APP instances to watch.
@@ -277,10 +291,8 @@ pub struct SagTarget {
     pub endpoint: Url,
     /// The instances to watch (at least one).
     pub instances: Vec<SagInstance>,
-    /// Poll interval.
-    pub interval: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
+    /// How this target polls.
+    pub poll: TargetPoll,
     /// Upper bound on concurrent requests within one poll.
     pub concurrency: usize,
 }
@@ -316,15 +328,99 @@ pub struct ServerConfig {
     pub telemetry_path: String,
 }
 
-/// Poll settings shared by every target.
+/// `[poll]`: defaults for every target, and the body limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollConfig {
     /// Default poll interval.
     pub interval: Duration,
     /// Default per-request timeout.
     pub timeout: Duration,
+    /// Poll deadline; `None` means 80% of each target's interval.
+    pub deadline: Option<Duration>,
+    /// Staleness limit; `None` means 3 × each target's interval.
+    pub max_staleness: Option<Duration>,
+    /// Retries of a throttled, 5xx or failed request.
+    pub max_retries: u32,
+    /// Upper bound of the first retry's random wait.
+    pub retry_backoff: Duration,
+    /// Default requests per minute per target and API host.
+    pub rate_limit_per_minute: u32,
     /// Largest upstream response body accepted, enforced while reading.
     pub max_body_bytes: u64,
+}
+
+/// How one target polls, with `[poll]` defaults and per-target overrides applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPoll {
+    /// Time between poll starts.
+    pub interval: Duration,
+    /// Limit on one upstream request.
+    pub timeout: Duration,
+    /// Limit on a whole poll; a poll past it is abandoned and counts as failed.
+    pub deadline: Duration,
+    /// After the last successful poll, how long its series stay while polls fail.
+    pub max_staleness: Duration,
+    /// Retries of a throttled, 5xx or failed request.
+    pub max_retries: u32,
+    /// Upper bound of the first retry's random wait (doubles per retry).
+    pub retry_backoff: Duration,
+    /// Requests per minute per API host (client-side token bucket).
+    pub rate_limit_per_minute: u32,
+}
+
+/// Default retries of a request.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default first retry backoff bound.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// Default requests per minute: the documented quota of the Workspace statistics APIs.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
+
+/// Per-target overrides as written, for [`target_poll`].
+struct PollOverrides {
+    interval: Option<HumanDuration>,
+    timeout: Option<HumanDuration>,
+    rate_limit_per_minute: Option<u32>,
+}
+
+/// Resolves a target's poll settings; `prefix` is the target's key, e.g. `huaweicloud[0]`.
+fn target_poll(
+    prefix: &str,
+    o: PollOverrides,
+    poll: &PollConfig,
+) -> Result<TargetPoll, ConfigError> {
+    let interval = positive(&format!("{prefix}.interval"), o.interval, poll.interval)?;
+    let timeout = positive(&format!("{prefix}.timeout"), o.timeout, poll.timeout)?;
+    let deadline = poll.deadline.unwrap_or(interval.mul_f64(0.8));
+    let max_staleness = poll.max_staleness.unwrap_or(interval * 3);
+    if max_staleness < interval {
+        return Err(ConfigError::new(
+            "poll.max_staleness",
+            format!(
+                "{} is shorter than the interval of {prefix} ({}): series would vanish between successful polls",
+                humantime::format_duration(max_staleness),
+                humantime::format_duration(interval)
+            ),
+        ));
+    }
+    let rate_limit_per_minute = match o.rate_limit_per_minute {
+        Some(0) => {
+            return Err(ConfigError::new(
+                format!("{prefix}.rate_limit_per_minute"),
+                "must be greater than zero",
+            ));
+        }
+        Some(n) => n,
+        None => poll.rate_limit_per_minute,
+    };
+    Ok(TargetPoll {
+        interval,
+        timeout,
+        deadline,
+        max_staleness,
+        max_retries: poll.max_retries,
+        retry_backoff: poll.retry_backoff,
+        rate_limit_per_minute,
+    })
 }
 
 /// Huawei Cloud AK/SK credentials.
@@ -353,10 +449,8 @@ pub struct HuaweiTarget {
     pub collectors: Vec<HuaweiCollectorKind>,
     /// How far back `app_sessions` looks.
     pub session_lookback: Duration,
-    /// Poll interval of this target's collectors.
-    pub interval: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
+    /// How this target's collectors poll.
+    pub poll: TargetPoll,
     /// Workspace API base URL.
     pub workspace_endpoint: Url,
     /// WorkspaceApp (application streaming) API base URL.
@@ -420,6 +514,40 @@ impl Config {
         let poll = PollConfig {
             interval: positive("poll.interval", raw.poll.interval, DEFAULT_INTERVAL)?,
             timeout: positive("poll.timeout", raw.poll.timeout, DEFAULT_TIMEOUT)?,
+            deadline: raw
+                .poll
+                .deadline
+                .map(|d| positive("poll.deadline", Some(d), Duration::ZERO))
+                .transpose()?,
+            max_staleness: raw
+                .poll
+                .max_staleness
+                .map(|d| positive("poll.max_staleness", Some(d), Duration::ZERO))
+                .transpose()?,
+            max_retries: match raw.poll.max_retries {
+                Some(n) if n > 20 => {
+                    return Err(ConfigError::new(
+                        "poll.max_retries",
+                        format!("{n} is more than 20"),
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_RETRIES,
+            },
+            retry_backoff: match raw.poll.retry_backoff {
+                Some(HumanDuration(d)) => d,
+                None => DEFAULT_RETRY_BACKOFF,
+            },
+            rate_limit_per_minute: match raw.poll.rate_limit_per_minute {
+                Some(0) => {
+                    return Err(ConfigError::new(
+                        "poll.rate_limit_per_minute",
+                        "must be greater than zero",
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_RATE_LIMIT_PER_MINUTE,
+            },
             max_body_bytes: match raw.poll.max_body_bytes {
                 Some(0) => {
                     return Err(ConfigError::new(
@@ -681,8 +809,15 @@ fn resolve_huawei(
             t.session_lookback,
             DEFAULT_SESSION_LOOKBACK,
         )?,
-        interval: positive(&key("interval"), t.interval, poll.interval)?,
-        timeout: positive(&key("timeout"), t.timeout, poll.timeout)?,
+        poll: target_poll(
+            &format!("huaweicloud[{i}]"),
+            PollOverrides {
+                interval: t.interval,
+                timeout: t.timeout,
+                rate_limit_per_minute: t.rate_limit_per_minute,
+            },
+            poll,
+        )?,
         workspace_endpoint,
         app_endpoint,
         iam_endpoint,
@@ -830,8 +965,15 @@ fn resolve_sag(
         },
         endpoint,
         instances,
-        interval: positive(&key("interval"), t.interval, poll.interval)?,
-        timeout: positive(&key("timeout"), t.timeout, poll.timeout)?,
+        poll: target_poll(
+            &format!("alibabacloud_sag[{i}]"),
+            PollOverrides {
+                interval: t.interval,
+                timeout: t.timeout,
+                rate_limit_per_minute: t.rate_limit_per_minute,
+            },
+            poll,
+        )?,
         concurrency,
         region,
     })

@@ -7,12 +7,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{
-    AlibabaCredentials, Config, HuaweiCollectorKind, HuaweiCredentials, HuaweiTarget, PollConfig,
-    SagInstance, SagTarget, ServerConfig,
-};
+use crate::config::{Config, RawConfig};
 use crate::exporter::{self, RunningExporter, StartError};
-use crate::secret::Secret;
 use crate::simulator::{Scenario, Simulator, scenario};
 
 /// Poll interval of the demo: short, so the data visibly moves.
@@ -22,60 +18,55 @@ pub const DEMO_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEMO_STEP: Duration = Duration::from_secs(5);
 
 /// The configuration the demo exporter runs with, pointing every endpoint at `sim_url`.
-/// The project ID is left out so that IAM discovery is exercised too.
+/// It goes through the same loader as a configuration file; the Huawei project ID is
+/// left out so that IAM discovery is exercised too.
 pub fn demo_config(sim_url: &str, listen_address: std::net::SocketAddr) -> Config {
-    let url = url::Url::parse(sim_url).expect("simulator URL is valid");
-    Config {
-        server: ServerConfig {
-            listen_address,
-            telemetry_path: crate::config::DEFAULT_TELEMETRY_PATH.into(),
-        },
-        poll: PollConfig {
-            interval: DEMO_INTERVAL,
-            timeout: Duration::from_secs(5),
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
-        },
-        huaweicloud: vec![HuaweiTarget {
-            name: "demo".into(),
-            region: scenario::DEMO_REGION.into(),
-            project_id: None,
-            credentials: HuaweiCredentials {
-                access_key: Secret::new(scenario::DEMO_ACCESS_KEY),
-                secret_key: Secret::new(scenario::DEMO_SECRET_KEY),
-                security_token: None,
-            },
-            collectors: HuaweiCollectorKind::ALL.to_vec(),
-            session_lookback: crate::config::DEFAULT_SESSION_LOOKBACK,
-            interval: DEMO_INTERVAL,
-            timeout: Duration::from_secs(5),
-            workspace_endpoint: url.clone(),
-            app_endpoint: url.clone(),
-            iam_endpoint: url.clone(),
-        }],
-        alibabacloud_sag: vec![SagTarget {
-            name: "demo-sag".into(),
-            region: scenario::DEMO_SAG_REGION.into(),
-            credentials: AlibabaCredentials {
-                access_key_id: Secret::new(scenario::DEMO_SAG_ACCESS_KEY_ID),
-                access_key_secret: Secret::new(scenario::DEMO_SAG_ACCESS_KEY_SECRET),
-                security_token: None,
-            },
-            endpoint: url,
-            instances: vec![
-                SagInstance {
-                    smartag_id: scenario::DEMO_SAG_INSTANCES[0].into(),
-                    users: None,
-                },
-                SagInstance {
-                    smartag_id: scenario::DEMO_SAG_INSTANCES[1].into(),
-                    users: Some(vec!["ops-oncall".into(), "auditor@corp.example".into()]),
-                },
-            ],
-            interval: DEMO_INTERVAL,
-            timeout: Duration::from_secs(5),
-            concurrency: crate::config::DEFAULT_SAG_CONCURRENCY,
-        }],
-    }
+    let interval = humantime::format_duration(DEMO_INTERVAL);
+    let toml = format!(
+        r#"
+[server]
+listen_address = "{listen_address}"
+
+[poll]
+interval = "{interval}"
+timeout = "5s"
+rate_limit_per_minute = 600
+
+[[huaweicloud]]
+name = "demo"
+region = "{region}"
+access_key = "{ak}"
+secret_key = "{sk}"
+workspace_endpoint = "{sim_url}"
+app_endpoint = "{sim_url}"
+iam_endpoint = "{sim_url}"
+
+[[alibabacloud_sag]]
+name = "demo-sag"
+region = "{sag_region}"
+access_key_id = "{sag_ak}"
+access_key_secret = "{sag_sk}"
+endpoint = "{sim_url}"
+
+[[alibabacloud_sag.instances]]
+smartag_id = "{hq}"
+
+[[alibabacloud_sag.instances]]
+smartag_id = "{branch}"
+users = ["ops-oncall", "auditor@corp.example"]
+"#,
+        region = scenario::DEMO_REGION,
+        ak = scenario::DEMO_ACCESS_KEY,
+        sk = scenario::DEMO_SECRET_KEY,
+        sag_region = scenario::DEMO_SAG_REGION,
+        sag_ak = scenario::DEMO_SAG_ACCESS_KEY_ID,
+        sag_sk = scenario::DEMO_SAG_ACCESS_KEY_SECRET,
+        hq = scenario::DEMO_SAG_INSTANCES[0],
+        branch = scenario::DEMO_SAG_INSTANCES[1],
+    );
+    let raw = RawConfig::parse(&toml, &[]).expect("the demo configuration parses");
+    Config::from_raw(raw, std::path::Path::new("."), &|_| None)
+        .expect("the demo configuration is valid")
 }
 
 /// A running demo: the simulator, its weather, and the exporter.

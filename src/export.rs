@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use crate::cloud::http::{ApiError, error_chain};
+use crate::cloud::http::{ApiError, ClientSettings, error_chain};
 use crate::cloud::huawei::HuaweiClient;
 use crate::cloud::huawei::client::ApiRequest;
 use crate::collectors::HuaweiTargetContext;
@@ -195,14 +195,15 @@ pub async fn export(
 ) -> Result<ExportSummary, ExportError> {
     let (target, query) = request.validate(config)?;
     let http = crate::exporter::http_client(config.poll.timeout)?;
-    let client = HuaweiClient::new(
-        http,
-        target.credentials.clone(),
-        target.name.clone(),
-        Arc::new(SelfMetrics::new()),
-        None,
+    let mut settings = ClientSettings::new(
+        &target.name,
+        &target.poll,
         config.poll.max_body_bytes,
+        Arc::new(SelfMetrics::new()),
     );
+    // A download of unknown size: no limit on the whole request, only on each read.
+    settings.timeout = None;
+    let client = HuaweiClient::new(http, target.credentials.clone(), settings);
     let ctx = HuaweiTargetContext::new(target.clone(), client);
     let project_id = ctx.project_id().await?;
     let response = ctx

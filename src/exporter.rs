@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::http::ClientSettings;
 use crate::cloud::huawei::HuaweiClient;
 use crate::collectors::sag_online_clients::SagOnlineClientsCollector;
 use crate::collectors::{self, Collector, HuaweiTargetContext};
@@ -63,10 +64,12 @@ pub fn start(
         let client = HuaweiClient::new(
             http.clone(),
             target.credentials.clone(),
-            target.name.clone(),
-            self_metrics.clone(),
-            Some(target.timeout),
-            config.poll.max_body_bytes,
+            ClientSettings::new(
+                &target.name,
+                &target.poll,
+                config.poll.max_body_bytes,
+                self_metrics.clone(),
+            ),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
         for collector in collectors::huawei_collectors(ctx) {
@@ -76,7 +79,7 @@ pub fn start(
                     collector: collector.name(),
                 },
                 collector,
-                interval: target.interval,
+                poll: target.poll.clone(),
             });
         }
     }
@@ -85,10 +88,12 @@ pub fn start(
         let client = AlibabaClient::new(
             http.clone(),
             target.credentials.clone(),
-            target.name.clone(),
-            self_metrics.clone(),
-            target.timeout,
-            config.poll.max_body_bytes,
+            ClientSettings::new(
+                &target.name,
+                &target.poll,
+                config.poll.max_body_bytes,
+                self_metrics.clone(),
+            ),
         );
         let collector: Arc<dyn Collector> =
             Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
@@ -98,7 +103,7 @@ pub fn start(
                 collector: collector.name(),
             },
             collector,
-            interval: target.interval,
+            poll: target.poll.clone(),
         });
     }
 

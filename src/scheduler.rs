@@ -2,8 +2,9 @@
 //!
 //! The first poll starts at once, then one every interval. A loop runs its polls one
 //! after another, so a poll never overlaps the previous one; when a poll outlasts the
-//! interval, the ticks it covered are skipped with a warning. Every poll is timed here,
-//! not in the collector, and its outcome goes to the [`Store`]. A poll request (see
+//! interval, the ticks it covered are skipped with a warning. A poll past its deadline
+//! is abandoned and counts as failed. Every poll is timed here, not in the collector,
+//! and its outcome goes to the [`Store`]. A poll request (see
 //! [`PollRequests`]) starts an extra poll at once; tests use it to drive polls without
 //! waiting for the clock.
 
@@ -17,6 +18,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::collectors::{CollectError, Collector};
+use crate::config::TargetPoll;
 use crate::store::{PollOutcome, SlotKey, Store};
 
 /// Issues "poll now" requests to every loop; each request has an epoch number.
@@ -56,8 +58,8 @@ pub struct Job {
     pub key: SlotKey,
     /// What to poll.
     pub collector: Arc<dyn Collector>,
-    /// Time between poll starts.
-    pub interval: std::time::Duration,
+    /// Interval, deadline and staleness of the target.
+    pub poll: TargetPoll,
 }
 
 /// Starts one loop per job on `tasks`; loops end when `shutdown` is cancelled.
@@ -69,7 +71,7 @@ pub fn spawn(
     tasks: &mut JoinSet<()>,
 ) {
     for job in jobs {
-        store.register(job.key.clone());
+        store.register(job.key.clone(), job.poll.max_staleness);
         tasks.spawn(run_loop(
             job,
             store.clone(),
@@ -85,7 +87,8 @@ async fn run_loop(
     mut requests: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(job.interval);
+    let interval = job.poll.interval;
+    let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -103,31 +106,35 @@ async fn run_loop(
         let result = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
-            r = job.collector.poll(Utc::now()) => r,
+            r = tokio::time::timeout(job.poll.deadline, job.collector.poll(Utc::now())) => r,
         };
         let elapsed = started.elapsed();
         let outcome = match result {
-            Ok(series) => {
+            Err(_) => {
+                tracing::warn!(target_name = %job.key.target, collector = job.key.collector, deadline_seconds = job.poll.deadline.as_secs_f64(), "poll abandoned: it passed its deadline; keeping the last good series");
+                PollOutcome::Failed
+            }
+            Ok(Ok(series)) => {
                 tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), "poll succeeded");
                 PollOutcome::Success(series)
             }
-            Err(CollectError::Partial { series, failures }) => {
+            Ok(Err(CollectError::Partial { series, failures })) => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), failed_calls = failures.len(), "poll partly failed; exporting what succeeded");
                 PollOutcome::Partial(series)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), error = %e, "poll failed; keeping the last good series");
                 PollOutcome::Failed
             }
         };
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
-        if elapsed >= job.interval {
-            let skipped = (elapsed.as_secs_f64() / job.interval.as_secs_f64()).floor();
+        if elapsed >= interval {
+            let skipped = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor();
             tracing::warn!(
                 target_name = %job.key.target,
                 collector = job.key.collector,
                 duration_seconds = elapsed.as_secs_f64(),
-                interval_seconds = job.interval.as_secs_f64(),
+                interval_seconds = interval.as_secs_f64(),
                 skipped_ticks = skipped,
                 "poll took longer than the interval; skipping the ticks it overlapped"
             );

@@ -20,6 +20,8 @@ pub struct SelfMetrics {
     last_success: GaugeVec,
     /// `workspace_exporter_api_requests_total{target,api,code}`.
     api_requests: IntCounterVec,
+    /// `workspace_exporter_api_throttled_total{target,api}`.
+    api_throttled: IntCounterVec,
 }
 
 impl std::fmt::Debug for SelfMetrics {
@@ -70,6 +72,14 @@ impl SelfMetrics {
             &["target", "api", "code"],
         )
         .expect("valid metric");
+        let api_throttled = IntCounterVec::new(
+            Opts::new(
+                "workspace_exporter_api_throttled_total",
+                "Upstream API responses that said the exporter was throttled (HTTP 429 or a Throttling error code).",
+            ),
+            &["target", "api"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "workspace_exporter_build_info",
@@ -84,6 +94,7 @@ impl SelfMetrics {
             Box::new(collector_duration.clone()),
             Box::new(last_success.clone()),
             Box::new(api_requests.clone()),
+            Box::new(api_throttled.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("unique metric names");
@@ -94,6 +105,7 @@ impl SelfMetrics {
             collector_duration,
             last_success,
             api_requests,
+            api_throttled,
         }
     }
 
@@ -132,6 +144,11 @@ impl SelfMetrics {
         self.api_requests
             .with_label_values(&[target, api, code])
             .inc();
+    }
+
+    /// Counts one throttled response.
+    pub fn api_throttled(&self, target: &str, api: &str) {
+        self.api_throttled.with_label_values(&[target, api]).inc();
     }
 
     /// The current values of every self-metric.

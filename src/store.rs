@@ -2,7 +2,8 @@
 //!
 //! Each target × collector has one slot holding the series of its last successful poll.
 //! A poll result replaces its slot whole (a scrape never sees half a poll; series that
-//! vanished upstream vanish here), and a failed poll leaves the slot as it was. After
+//! vanished upstream vanish here). A failed poll leaves the slot as it was, until
+//! `max_staleness` has passed since the last success; then the series are dropped. After
 //! every change the store merges all slots with the self-metrics and encodes the
 //! `/metrics` body once; scrapes only clone those bytes.
 
@@ -50,6 +51,10 @@ struct Slot {
     polled: bool,
     /// Highest poll-request epoch covered by a finished poll (see [`Store::wait_for_epoch`]).
     completed_epoch: u64,
+    /// When the last successful poll finished.
+    last_success: Option<SystemTime>,
+    /// How long the series outlive failed polls after the last success.
+    max_staleness: Duration,
 }
 
 /// Snapshots of every slot plus the encoded `/metrics` body.
@@ -88,12 +93,13 @@ impl Store {
         &self.self_metrics
     }
 
-    /// Declares a slot before its first poll (it is "not ready" until that poll ends).
-    pub fn register(&self, key: SlotKey) {
+    /// Declares a slot before its first poll (it is "not ready" until that poll ends);
+    /// its series disappear `max_staleness` after its last successful poll.
+    pub fn register(&self, key: SlotKey, max_staleness: Duration) {
         self.self_metrics
             .register_collector(&key.target, key.collector);
         let mut slots = self.slots.lock().expect("store lock");
-        slots.entry(key).or_default();
+        slots.entry(key).or_default().max_staleness = max_staleness;
         self.encode(&slots);
     }
 
@@ -126,8 +132,25 @@ impl Store {
         {
             let mut slots = self.slots.lock().expect("store lock");
             let slot = slots.entry(key.clone()).or_default();
-            if let Some(series) = series {
-                slot.families = series;
+            if success {
+                slot.last_success = Some(finished_at);
+            }
+            match series {
+                Some(series) => slot.families = series,
+                None => {
+                    let stale = slot.last_success.is_some_and(|t| {
+                        finished_at.duration_since(t).unwrap_or_default() >= slot.max_staleness
+                    });
+                    if stale && !slot.families.is_empty() {
+                        tracing::warn!(
+                            target_name = %key.target,
+                            collector = key.collector,
+                            max_staleness_seconds = slot.max_staleness.as_secs_f64(),
+                            "no successful poll within max_staleness; dropping the collector's series"
+                        );
+                        slot.families.clear();
+                    }
+                }
             }
             slot.polled = true;
             slot.completed_epoch = slot.completed_epoch.max(epoch);

@@ -60,8 +60,8 @@ fn every_uncommented_key_of_the_example_is_a_real_key() {
             "access_key_id_file",
             "access_key_secret ",
         ]
-            .iter()
-            .any(|k| candidate.starts_with(k));
+        .iter()
+        .any(|k| candidate.starts_with(k));
         if is_key && !either_or {
             uncommented.push_str(candidate);
         } else if !line.starts_with('#') {

@@ -291,12 +291,13 @@ async fn an_upstream_500_sets_up_to_zero_and_keeps_the_last_values() {
         m.value("huaweicloud_workspace_desktop_sessions", &in_use),
         Some(9.0)
     );
+    // The first attempt and three retries.
     assert_eq!(
         m.value(
             "workspace_exporter_api_requests_total",
             &[("api", "connections_status"), ("code", "500")]
         ),
-        Some(1.0)
+        Some(4.0)
     );
 
     h.sim.set_fault(Route::ConnectionsStatus, None);

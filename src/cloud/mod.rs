@@ -8,4 +8,5 @@
 pub mod alibaba;
 pub mod http;
 pub mod huawei;
+pub mod retry;
 pub mod signing;

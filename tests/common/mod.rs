@@ -45,10 +45,20 @@ iam_endpoint = "{sim_url}"
     )
 }
 
+/// `[poll]` settings for tests: quick retries and no client-side rate limiting to
+/// wait for. Prepended by [`load_config`] unless the configuration has its own.
+pub const TEST_POLL: &str = "[poll]\nretry_backoff = \"1ms\"\nrate_limit_per_minute = 600000\n";
+
 /// Writes `toml` to a temporary file and loads it the way the binary does.
 pub fn load_config(toml: &str) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
+    let toml = if toml.contains("[poll]") {
+        toml.to_string()
+    } else {
+        format!("{TEST_POLL}{toml}")
+    };
+    let toml = toml.as_str();
     std::fs::write(&path, toml).unwrap();
     let config =
         Config::load_with_env(&path, &[]).unwrap_or_else(|e| panic!("config: {e}\n{toml}"));

@@ -2,18 +2,17 @@
 //! body, signed with [`signer`](super::signer) (`ACS3-HMAC-SHA256`), sent with reqwest,
 //! counted in the self-metrics, and read within the body-size limit.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
-use crate::cloud::http::{ApiError, decode, error_chain, header_value, read_limited, status_error};
+use crate::cloud::http::{
+    ApiError, ClientSettings, decode, header_value, host_header, read_limited,
+};
+use crate::cloud::retry::{CallSite, send_with_retries};
 use crate::cloud::signing::hex_sha256;
 use crate::config::AlibabaCredentials;
-use crate::self_metrics::SelfMetrics;
 
 /// One RPC call, before signing.
 #[derive(Debug, Clone)]
@@ -37,14 +36,8 @@ pub struct AlibabaClient {
     http: reqwest::Client,
     /// Credentials of this target.
     credentials: AlibabaCredentials,
-    /// Target name for the self-metrics.
-    target: String,
-    /// Where requests are counted.
-    metrics: Arc<SelfMetrics>,
-    /// Per-request timeout.
-    timeout: Duration,
-    /// Largest body read.
-    max_body_bytes: u64,
+    /// Target name, limits, retries and metrics.
+    settings: ClientSettings,
 }
 
 impl AlibabaClient {
@@ -52,35 +45,46 @@ impl AlibabaClient {
     pub fn new(
         http: reqwest::Client,
         credentials: AlibabaCredentials,
-        target: String,
-        metrics: Arc<SelfMetrics>,
-        timeout: Duration,
-        max_body_bytes: u64,
+        settings: ClientSettings,
     ) -> Self {
         AlibabaClient {
             http,
             credentials,
-            target,
-            metrics,
-            timeout,
-            max_body_bytes,
+            settings,
         }
     }
 
-    /// Calls an RPC action and decodes its JSON answer.
+    /// Calls an RPC action (retried as [`crate::cloud::retry`] describes) and decodes
+    /// its JSON answer.
     pub async fn call<T: DeserializeOwned>(&self, req: &RpcRequest<'_>) -> Result<T, ApiError> {
-        let api = req.api;
-        let host = match req.endpoint.port() {
-            Some(port) => format!("{}:{port}", req.endpoint.host_str().unwrap_or_default()),
-            None => req.endpoint.host_str().unwrap_or_default().to_string(),
+        let host = host_header(req.endpoint);
+        let site = CallSite {
+            target: &self.settings.target,
+            api: req.api,
+            host: &host,
         };
+        let response = send_with_retries(
+            site,
+            self.settings.retry,
+            &self.settings.limiter,
+            &self.settings.metrics,
+            || self.build(req, &host),
+        )
+        .await?;
+        let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
+        decode(req.api, &body)
+    }
+
+    /// Builds one freshly signed attempt (new date and nonce).
+    fn build(&self, req: &RpcRequest<'_>, host: &str) -> Result<reqwest::RequestBuilder, ApiError> {
+        let api = req.api;
         let path = if req.endpoint.path().is_empty() {
             "/"
         } else {
             req.endpoint.path()
         };
         let mut headers: Vec<(String, String)> = vec![
-            ("host".into(), host),
+            ("host".into(), host.to_string()),
             ("x-acs-action".into(), req.action.into()),
             ("x-acs-version".into(), req.version.into()),
             ("x-acs-date".into(), signer::acs_date(Utc::now())),
@@ -109,7 +113,10 @@ impl AlibabaClient {
         let mut url = req.endpoint.clone();
         let query = signer::canonical_query(&req.query);
         url.set_query((!query.is_empty()).then_some(query.as_str()));
-        let mut builder = self.http.post(url).timeout(self.timeout);
+        let mut builder = self.http.post(url);
+        if let Some(timeout) = self.settings.timeout {
+            builder = builder.timeout(timeout);
+        }
         for (name, value) in &headers {
             if name == "host" {
                 continue; // reqwest derives Host from the URL; it is the same value.
@@ -117,26 +124,9 @@ impl AlibabaClient {
             let sensitive = name == "x-acs-security-token";
             builder = builder.header(name.as_str(), header_value(value, sensitive, api)?);
         }
-        builder = builder.header(
+        Ok(builder.header(
             reqwest::header::AUTHORIZATION,
             header_value(&signature.authorization, true, api)?,
-        );
-        let response = match builder.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.metrics.api_request(&self.target, api, "error");
-                return Err(ApiError::Transport {
-                    api,
-                    message: error_chain(&e),
-                });
-            }
-        };
-        let status = response.status();
-        self.metrics.api_request(&self.target, api, status.as_str());
-        if status.as_u16() >= 400 {
-            return Err(status_error(api, response).await);
-        }
-        let body = read_limited(response, self.max_body_bytes, api).await?;
-        decode(api, &body)
+        ))
     }
 }

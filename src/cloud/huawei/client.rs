@@ -2,17 +2,14 @@
 //! [`signer`](super::signer), sends it with reqwest, counts it in the self-metrics, and
 //! reads the answer within the body-size limit (shared plumbing in [`crate::cloud::http`]).
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::Utc;
 use reqwest::header::HeaderName;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
-use crate::cloud::http::{decode, error_chain, header_value, read_limited, status_error};
-use crate::self_metrics::SelfMetrics;
+use crate::cloud::http::{ClientSettings, decode, header_value, host_header, read_limited};
+use crate::cloud::retry::{CallSite, send_with_retries};
 
 pub use crate::cloud::http::ApiError;
 
@@ -41,15 +38,8 @@ pub struct HuaweiClient {
     http: reqwest::Client,
     /// Credentials of this target.
     credentials: HuaweiCredentials,
-    /// Target name for the self-metrics.
-    target: String,
-    /// Where requests are counted.
-    metrics: Arc<SelfMetrics>,
-    /// Limit on a whole request, body included; `None` for downloads of unknown size,
-    /// which rely on the HTTP client's read timeout instead.
-    timeout: Option<Duration>,
-    /// Largest body read.
-    max_body_bytes: u64,
+    /// Target name, limits, retries and metrics.
+    settings: ClientSettings,
 }
 
 impl HuaweiClient {
@@ -57,31 +47,50 @@ impl HuaweiClient {
     pub fn new(
         http: reqwest::Client,
         credentials: HuaweiCredentials,
-        target: String,
-        metrics: Arc<SelfMetrics>,
-        timeout: Option<Duration>,
-        max_body_bytes: u64,
+        settings: ClientSettings,
     ) -> Self {
         HuaweiClient {
             http,
             credentials,
-            target,
-            metrics,
-            timeout,
-            max_body_bytes,
+            settings,
         }
     }
 
-    /// Sends a signed GET and returns the response if its status is below 400; the
-    /// caller reads the body (see [`crate::export`] for streaming it to a file).
+    /// Sends a signed GET (retried as [`crate::cloud::retry`] describes) and returns the
+    /// response if its status is below 400; the caller reads the body (see
+    /// [`crate::export`] for streaming it to a file).
     pub async fn send(&self, req: &ApiRequest<'_>) -> Result<reqwest::Response, ApiError> {
-        let api = req.api;
         let base_path = req.endpoint.path().trim_end_matches('/');
         let path = format!("{base_path}{}", req.path);
-        let host = match req.endpoint.port() {
-            Some(port) => format!("{}:{port}", req.endpoint.host_str().unwrap_or_default()),
-            None => req.endpoint.host_str().unwrap_or_default().to_string(),
+        let host = host_header(req.endpoint);
+        let mut url = req.endpoint.clone();
+        url.set_path(&path);
+        let query = signer::canonical_query(&req.query);
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
+        let site = CallSite {
+            target: &self.settings.target,
+            api: req.api,
+            host: &host,
         };
+        send_with_retries(
+            site,
+            self.settings.retry,
+            &self.settings.limiter,
+            &self.settings.metrics,
+            || self.build(req, &path, &host, url.clone()),
+        )
+        .await
+    }
+
+    /// Builds one freshly signed attempt.
+    fn build(
+        &self,
+        req: &ApiRequest<'_>,
+        path: &str,
+        host: &str,
+        url: url::Url,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
+        let api = req.api;
         let mut headers: Vec<(String, String)> = Vec::with_capacity(7);
         if let Some(project_id) = req.project_id {
             headers.push(("Content-Type".into(), "application/json".into()));
@@ -92,10 +101,10 @@ impl HuaweiClient {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
         headers.push((signer::DATE_HEADER.into(), signer::sdk_date(Utc::now())));
-        headers.push(("Host".into(), host));
+        headers.push(("Host".into(), host.to_string()));
         let to_sign = RequestToSign {
             method: "GET",
-            path: &path,
+            path,
             query: &req.query,
             headers: &headers,
             body: b"",
@@ -106,45 +115,24 @@ impl HuaweiClient {
             self.credentials.secret_key.expose(),
         )
         .expect("X-Sdk-Date is set above");
-        let mut url = req.endpoint.clone();
-        url.set_path(&path);
-        let query = signer::canonical_query(&req.query);
-        url.set_query((!query.is_empty()).then_some(query.as_str()));
-
         let mut builder = self.http.get(url);
-        if let Some(timeout) = self.timeout {
+        if let Some(timeout) = self.settings.timeout {
             builder = builder.timeout(timeout);
         }
         for (name, value) in &headers {
             let sensitive = name.eq_ignore_ascii_case("X-Security-Token");
             builder = builder.header(header_name(name), header_value(value, sensitive, api)?);
         }
-        builder = builder.header(
+        Ok(builder.header(
             reqwest::header::AUTHORIZATION,
             header_value(&signature.authorization, true, api)?,
-        );
-        let response = match builder.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.metrics.api_request(&self.target, api, "error");
-                return Err(ApiError::Transport {
-                    api,
-                    message: error_chain(&e),
-                });
-            }
-        };
-        let status = response.status();
-        self.metrics.api_request(&self.target, api, status.as_str());
-        if status.as_u16() >= 400 {
-            return Err(status_error(api, response).await);
-        }
-        Ok(response)
+        ))
     }
 
     /// Sends a signed GET and decodes the JSON answer.
     pub async fn get_json<T: DeserializeOwned>(&self, req: &ApiRequest<'_>) -> Result<T, ApiError> {
         let response = self.send(req).await?;
-        let body = read_limited(response, self.max_body_bytes, req.api).await?;
+        let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
         decode(req.api, &body)
     }
 }
