@@ -231,3 +231,95 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collectors::SeriesBuilder;
+
+    fn series(value: f64) -> Vec<MetricFamily> {
+        let b = SeriesBuilder::new(&[("region", "r")]);
+        b.gauge_vec("test_gauge", "A test gauge.", &[])
+            .with_label_values(&[] as &[&str])
+            .set(value);
+        b.finish()
+    }
+
+    fn body(store: &Store) -> String {
+        String::from_utf8(store.body().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn failed_polls_keep_series_until_max_staleness_then_drop_them() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        store.register(key.clone(), Duration::from_secs(180));
+        assert_eq!(store.pending(), vec![key.clone()]);
+        store.record(
+            &key,
+            PollOutcome::Success(series(5.0)),
+            0,
+            Duration::ZERO,
+            t0,
+        );
+        assert!(store.pending().is_empty());
+        assert!(body(&store).contains("test_gauge{region=\"r\"} 5"));
+
+        store.record(
+            &key,
+            PollOutcome::Failed,
+            0,
+            Duration::ZERO,
+            t0 + Duration::from_secs(179),
+        );
+        let b = body(&store);
+        assert!(b.contains("test_gauge{region=\"r\"} 5"), "{b}");
+        assert!(b.contains("workspace_exporter_collector_up{collector=\"c\",target=\"t\"} 0"));
+        assert!(b.contains("workspace_exporter_collector_last_success_timestamp_seconds{collector=\"c\",target=\"t\"} 1800000000"));
+
+        store.record(
+            &key,
+            PollOutcome::Failed,
+            0,
+            Duration::ZERO,
+            t0 + Duration::from_secs(180),
+        );
+        let b = body(&store);
+        assert!(!b.contains("test_gauge"), "{b}");
+        assert!(b.contains("workspace_exporter_collector_last_success_timestamp_seconds{collector=\"c\",target=\"t\"} 1800000000"));
+
+        store.record(
+            &key,
+            PollOutcome::Success(series(6.0)),
+            0,
+            Duration::ZERO,
+            t0 + Duration::from_secs(240),
+        );
+        assert!(body(&store).contains("test_gauge{region=\"r\"} 6"));
+    }
+
+    #[test]
+    fn a_partial_poll_replaces_series_but_is_not_a_success() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        store.register(key.clone(), Duration::from_secs(180));
+        store.record(
+            &key,
+            PollOutcome::Partial(series(2.0)),
+            0,
+            Duration::ZERO,
+            UNIX_EPOCH,
+        );
+        let b = body(&store);
+        assert!(b.contains("test_gauge{region=\"r\"} 2"));
+        assert!(b.contains("workspace_exporter_collector_up{collector=\"c\",target=\"t\"} 0"));
+        assert!(!b.contains("last_success_timestamp_seconds{"));
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, snake_case};
+use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible, snake_case};
 use crate::cloud::huawei::workspace_app::{
     self, API_LIST_SESSIONS, ListSessionsQuery, MAX_PAGE_SIZE, SessionSummary,
 };
@@ -95,6 +95,7 @@ impl AppSessionsCollector {
             )
             .await?;
             let expected = *total.get_or_insert(page.count);
+            plausible(API_LIST_SESSIONS, || "count".to_string(), page.count)?;
             if page.count != expected {
                 return Err(data_error(format!(
                     "count changed while paging (first page said {expected}, offset {} says {}); the poll will be retried",

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture};
-use crate::cloud::huawei::workspace::{self, DesktopGroupStatus};
+use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
+use crate::cloud::huawei::workspace::{self, API_CONNECTIONS_STATUS, DesktopGroupStatus};
 
 /// Desktops by power status.
 pub const DESKTOPS: &str = "huaweicloud_workspace_desktops";
@@ -44,8 +44,16 @@ impl DesktopStatusCollector {
                 Some(n) if !n.is_empty() => n.to_string(),
                 _ => "unknown".to_string(),
             };
+            let values = counts_of(g);
+            for (field, n) in FIELDS.iter().zip(values) {
+                plausible(
+                    API_CONNECTIONS_STATUS,
+                    || format!("desktop group {name:?}: {field}"),
+                    n,
+                )?;
+            }
             let counts = groups.entry(name).or_default();
-            for (sum, n) in counts.iter_mut().zip(counts_of(g)) {
+            for (sum, n) in counts.iter_mut().zip(values) {
                 *sum = sum.saturating_add(n);
             }
         }
@@ -88,6 +96,23 @@ impl DesktopStatusCollector {
         Ok(series.finish())
     }
 }
+
+/// Upstream field names, in the order of [`counts_of`].
+const FIELDS: [&str; 13] = [
+    "running_num",
+    "stop_num",
+    "hibernate_num",
+    "other_num",
+    "attached_num",
+    "unattached_num",
+    "cannot_attach_num",
+    "in_process_num",
+    "in_use_num",
+    "ready_num",
+    "disconnected_num",
+    "unregistered_num",
+    "unknown_num",
+];
 
 fn counts_of(g: &DesktopGroupStatus) -> [u64; 13] {
     [

@@ -36,6 +36,28 @@ pub trait Collector: Send + Sync {
     fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_>;
 }
 
+/// Counts above this are treated as corrupt upstream data rather than exported: no
+/// Workspace tenant has ten million desktops, users or sessions in one group.
+pub const MAX_PLAUSIBLE_COUNT: u64 = 10_000_000;
+
+/// Fails with a data error when `value` is above [`MAX_PLAUSIBLE_COUNT`].
+pub fn plausible(
+    api: &'static str,
+    what: impl FnOnce() -> String,
+    value: u64,
+) -> Result<u64, CollectError> {
+    if value > MAX_PLAUSIBLE_COUNT {
+        return Err(CollectError::Data {
+            api,
+            problem: format!(
+                "{} = {value} is implausible (more than {MAX_PLAUSIBLE_COUNT})",
+                what()
+            ),
+        });
+    }
+    Ok(value)
+}
+
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {

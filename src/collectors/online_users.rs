@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture};
+use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
 use crate::cloud::huawei::workspace::{self, API_ONLINE_USERS};
 
 /// Online users gauge.
@@ -40,6 +40,11 @@ impl OnlineUsersCollector {
                         api: API_ONLINE_USERS,
                         problem: e.to_string(),
                     })?;
+                let count = plausible(
+                    API_ONLINE_USERS,
+                    || format!("time_counts entry {latest:?}"),
+                    count,
+                )?;
                 series
                     .gauge_vec(
                         ONLINE_USERS,

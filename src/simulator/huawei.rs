@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Rejected, Reply, Route, Scenario, SimRequest, json_reply};
+use super::{Fault, Rejected, Reply, Route, Scenario, SimRequest, json_reply};
 use crate::cloud::huawei::signer::{self, RequestToSign};
 
 /// A Huawei-style error answer.
@@ -105,6 +105,16 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
 }
 
 fn list_sessions(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
+    list_sessions_with(scenario, req, None)
+}
+
+/// list-sessions, optionally misbehaving as a [`Fault::CountDrift`] or
+/// [`Fault::EmptyPages`] says.
+pub(crate) fn list_sessions_with(
+    scenario: &Scenario,
+    req: &SimRequest<'_>,
+    fault: Option<&Fault>,
+) -> Reply {
     let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
     let (Some(begin), Some(end)) = (req.param("query_begin_time"), req.param("query_end_time"))
     else {
@@ -155,6 +165,11 @@ fn list_sessions(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
             }
             items.push(item);
         }
+    }
+    match fault {
+        Some(Fault::CountDrift) => count += offset / limit,
+        Some(Fault::EmptyPages) if offset > 0 => items.clear(),
+        _ => {}
     }
     json_reply(
         StatusCode::OK,

@@ -13,6 +13,7 @@ pub mod scenario;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -52,9 +53,32 @@ pub enum Route {
 pub enum Fault {
     /// Answer with this HTTP status and the cloud's error body.
     Status(u16),
+    /// Answer 429 with the cloud's throttling error and, if given, this `Retry-After`
+    /// value (seconds or an HTTP date; for SAG sent as `x-acs-retry-after`, in ms).
+    Throttle(Option<String>),
+    /// Answer normally after this delay.
+    Latency(Duration),
+    /// Accept the request and never answer.
+    Hang,
     /// Answer normally, announcing the full `Content-Length`, but cut the connection
     /// after this many body bytes.
     CutBodyAfter(usize),
+    /// Answer 200 with exactly this body (garbage, wrong types, missing fields...).
+    Body(String),
+    /// Answer 200 with a JSON body of about this many bytes, streamed without a
+    /// `Content-Length`, so only a limit enforced while reading catches it.
+    Oversized(usize),
+    /// list-sessions: the `count` grows by one with every page.
+    CountDrift,
+    /// list-sessions: every page after the first is empty, whatever `count` says.
+    EmptyPages,
+}
+
+/// A fault and how many more requests it applies to (`None`: until cleared).
+#[derive(Debug, Clone)]
+struct FaultRule {
+    fault: Fault,
+    remaining: Option<u32>,
 }
 
 /// A simulated route's answer, body complete.
@@ -69,7 +93,7 @@ struct State {
     /// The data served.
     scenario: Scenario,
     /// Faults by route.
-    faults: BTreeMap<Route, Fault>,
+    faults: BTreeMap<Route, FaultRule>,
     /// Requests answered per route (any status).
     requests: BTreeMap<Route, u64>,
     /// Requests rejected for a bad or missing signature.
@@ -98,13 +122,11 @@ impl Simulator {
         }));
         let shutdown = CancellationToken::new();
         let handler_state = state.clone();
+        let shutdown_for_handler = shutdown.clone();
         tokio::spawn(crate::server::serve_with(
             listener,
             shutdown.clone(),
-            move |req| {
-                let response = handle(&handler_state, req);
-                async move { response }
-            },
+            move |req| handle(handler_state.clone(), shutdown_for_handler.clone(), req),
         ));
         Ok(Simulator {
             addr,
@@ -128,13 +150,31 @@ impl Simulator {
         ScenarioHandle(self.state.clone())
     }
 
-    /// Injects (`Some`) or clears (`None`) a fault on a route.
+    /// Injects (`Some`) or clears (`None`) a fault on a route, for every request.
     pub fn set_fault(&self, route: Route, fault: Option<Fault>) {
         let mut state = self.state.lock().expect("simulator lock");
         match fault {
-            Some(f) => state.faults.insert(route, f),
+            Some(fault) => state.faults.insert(
+                route,
+                FaultRule {
+                    fault,
+                    remaining: None,
+                },
+            ),
             None => state.faults.remove(&route),
         };
+    }
+
+    /// Injects a fault on a route for the next `times` requests only.
+    pub fn set_fault_times(&self, route: Route, fault: Fault, times: u32) {
+        let mut state = self.state.lock().expect("simulator lock");
+        state.faults.insert(
+            route,
+            FaultRule {
+                fault,
+                remaining: Some(times),
+            },
+        );
     }
 
     /// Requests answered on `route` so far.
@@ -213,20 +253,39 @@ pub(crate) fn json_reply(
     r
 }
 
-fn handle(state: &Mutex<State>, req: Request<Incoming>) -> WireReply {
-    let (reply, cut) = answer(state, &req);
+async fn handle(
+    state: Arc<Mutex<State>>,
+    shutdown: CancellationToken,
+    req: Request<Incoming>,
+) -> WireReply {
+    let (reply, fault) = answer(&state, &req);
     let (parts, body) = reply.into_parts();
-    match cut {
-        None => Response::from_parts(
+    let full = |parts, body| {
+        Response::from_parts(
             parts,
             Full::new(body).map_err(|never| match never {}).boxed(),
-        ),
-        Some(keep) => cut_body(parts, body, keep),
+        )
+    };
+    match fault {
+        Some(Fault::Latency(delay)) => {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            full(parts, body)
+        }
+        Some(Fault::Hang) => {
+            shutdown.cancelled().await;
+            full(parts, body)
+        }
+        Some(Fault::CutBodyAfter(keep)) => cut_body(parts, body, keep),
+        Some(Fault::Oversized(size)) => oversized(parts, size),
+        _ => full(parts, body),
     }
 }
 
-/// The answer to a request, and where to cut its body if a fault says so.
-fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<usize>) {
+/// The answer to a request, and the fault still to apply while sending it.
+fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault>) {
     let mut state = state.lock().expect("simulator lock");
     let is_sag = req.method() == Method::POST && req.headers().contains_key("x-acs-action");
     let query = match parse_query(req.uri().query().unwrap_or("")) {
@@ -265,25 +324,85 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<usize
         Err(Rejected::Other(reply)) => return (*reply, None),
     };
     *state.requests.entry(route).or_insert(0) += 1;
-    let fault = state.faults.get(&route).cloned();
-    if let Some(Fault::Status(code)) = fault {
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let reply = if is_sag {
-            sag::error(status, "InternalError", "injected fault")
-        } else {
-            huawei::error(status, "WKS.0500", "injected fault")
-        };
-        return (reply, None);
-    }
-    let reply = if is_sag {
-        sag::answer(&state.scenario, route, &incoming)
-    } else {
-        huawei::answer(&state.scenario, route, &incoming)
+    let fault = match state.faults.get_mut(&route) {
+        Some(rule) => {
+            let fault = rule.fault.clone();
+            if let Some(n) = &mut rule.remaining {
+                *n -= 1;
+                if *n == 0 {
+                    state.faults.remove(&route);
+                }
+            }
+            Some(fault)
+        }
+        None => None,
     };
-    match fault {
-        Some(Fault::CutBodyAfter(n)) => (reply, Some(n)),
-        _ => (reply, None),
-    }
+    let reply = match &fault {
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if is_sag {
+                sag::error(status, "InternalError", "injected fault")
+            } else {
+                huawei::error(status, "WKS.0500", "injected fault")
+            }
+        }
+        Some(Fault::Throttle(retry_after)) => {
+            let (mut reply, header) = if is_sag {
+                (
+                    sag::error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Throttling.User",
+                        "Request was denied due to user flow control.",
+                    ),
+                    "x-acs-retry-after",
+                )
+            } else {
+                (
+                    huawei::error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "APIGW.0308",
+                        "The throttling threshold has been reached",
+                    ),
+                    "retry-after",
+                )
+            };
+            if let Some(v) = retry_after
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                reply.headers_mut().insert(header, v);
+            }
+            reply
+        }
+        Some(Fault::Body(body)) => {
+            let mut reply = Reply::new(Bytes::from(body.clone()));
+            reply
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            reply
+        }
+        Some(Fault::CountDrift) | Some(Fault::EmptyPages) if route == Route::ListSessions => {
+            huawei::list_sessions_with(&state.scenario, &incoming, fault.as_ref())
+        }
+        _ if is_sag => sag::answer(&state.scenario, route, &incoming),
+        _ => huawei::answer(&state.scenario, route, &incoming),
+    };
+    (reply, fault)
+}
+
+/// Streams a syntactically valid JSON body of about `size` bytes, without a
+/// `Content-Length`.
+fn oversized(mut parts: hyper::http::response::Parts, size: usize) -> WireReply {
+    parts.status = StatusCode::OK;
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    const CHUNK: usize = 64 * 1024;
+    let chunks = size / CHUNK + 1;
+    let frames = std::iter::once(Bytes::from_static(b"{\"padding\":\""))
+        .chain(std::iter::repeat_n(Bytes::from(vec![b'x'; CHUNK]), chunks))
+        .chain(std::iter::once(Bytes::from_static(b"\"}")))
+        .map(|b| Ok::<_, std::io::Error>(hyper::body::Frame::data(b)));
+    let stream = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    Response::from_parts(parts, BodyExt::boxed(stream))
 }
 
 /// Sends the first `keep` bytes of `body` and then fails the stream, so the server

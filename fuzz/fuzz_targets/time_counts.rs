@@ -1,0 +1,9 @@
+//! cargo-fuzz target `time_counts`; the harness body is [`harness::time_counts`] in `fuzz/harness.rs`,
+//! shared with the corpus replay test `tests/fuzz_corpus.rs`.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::time_counts(data));

@@ -1,0 +1,287 @@
+//! A flaky, throttling, lying cloud: every fault the simulator can inject, and what the
+//! exporter's metrics say about it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, Scrape};
+use workspace_exporter::simulator::scenario::DEMO_PROJECT_ID;
+use workspace_exporter::simulator::{Fault, Route, Scenario, SimDesktopGroup, SimSession};
+
+fn scenario() -> Scenario {
+    let mut s = Scenario::empty();
+    s.desktop_groups = vec![SimDesktopGroup {
+        static_name: "Finance".into(),
+        in_use_num: 7,
+        running_num: 9,
+        ..Default::default()
+    }];
+    s.time_counts = vec!["00:00 : 4".into(), "01:00 : 6".into()];
+    s.sessions = (0..250)
+        .map(|i| SimSession {
+            server_group_id: Some("asg-1".into()),
+            server_group_name: Some("Office".into()),
+            state: if i % 5 == 0 { "Disconnected" } else { "Active" }.into(),
+        })
+        .collect();
+    s
+}
+
+/// An exporter with `poll` settings (a complete `[poll]` section) and a configured
+/// project, so IAM is not part of the picture.
+async fn start(poll: &str) -> Harness {
+    let sim = common::start_sim(scenario()).await;
+    let toml = format!(
+        "{poll}\n{}",
+        common::target_toml(
+            &sim.url(),
+            "prod",
+            &format!("project_id = \"{DEMO_PROJECT_ID}\"")
+        )
+    );
+    common::start_exporter(sim, &toml).await
+}
+
+const QUICK: &str = "[poll]\nretry_backoff = \"1ms\"\nrate_limit_per_minute = 600000\n";
+
+fn up(m: &Scrape, collector: &str) -> f64 {
+    m.value(
+        "workspace_exporter_collector_up",
+        &[("collector", collector)],
+    )
+    .unwrap()
+}
+
+fn requests(m: &Scrape, api: &str, code: &str) -> Option<f64> {
+    m.value(
+        "workspace_exporter_api_requests_total",
+        &[("api", api), ("code", code)],
+    )
+}
+
+fn in_use(m: &Scrape) -> Option<f64> {
+    m.value(
+        "huaweicloud_workspace_desktop_sessions",
+        &[("desktop_group", "Finance"), ("session_state", "in_use")],
+    )
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_time_retry_after_asks_for() {
+    let h = start(QUICK).await;
+    h.sim.set_fault_times(
+        Route::ConnectionsStatus,
+        Fault::Throttle(Some("1".into())),
+        1,
+    );
+    h.sim.update(|s| s.desktop_groups[0].in_use_num = 8);
+    let started = Instant::now();
+    h.exporter.poll_now().await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "desktop_status"), 1.0);
+    assert_eq!(in_use(&m), Some(8.0));
+    assert_eq!(requests(&m, "connections_status", "429"), Some(1.0));
+    assert_eq!(
+        m.value(
+            "workspace_exporter_api_throttled_total",
+            &[("target", "prod"), ("api", "connections_status")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn a_4xx_other_than_429_is_not_retried() {
+    let h = start(QUICK).await;
+    h.sim
+        .set_fault(Route::OnlineUsers, Some(Fault::Status(403)));
+    h.exporter.poll_now().await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "online_users"), 0.0);
+    assert_eq!(requests(&m, "online_users", "403"), Some(1.0));
+    // The last good value stays.
+    assert_eq!(
+        m.value("huaweicloud_workspace_online_users", &[]),
+        Some(6.0)
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_that_clears_within_the_retries_is_invisible_in_up() {
+    let h = start(QUICK).await;
+    h.sim
+        .set_fault_times(Route::ListSessions, Fault::Status(503), 2);
+    h.exporter.poll_now().await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "app_sessions"), 1.0);
+    assert_eq!(requests(&m, "list_sessions", "503"), Some(2.0));
+}
+
+#[tokio::test]
+async fn a_slow_upstream_times_out_per_request() {
+    let h = start(&format!("{QUICK}timeout = \"200ms\"\nmax_retries = 1\n")).await;
+    h.sim.set_fault(
+        Route::OnlineUsers,
+        Some(Fault::Latency(Duration::from_secs(5))),
+    );
+    h.exporter.poll_now().await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "online_users"), 0.0);
+    assert_eq!(requests(&m, "online_users", "error"), Some(2.0));
+}
+
+#[tokio::test]
+async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_poll() {
+    let h = start(&format!("{QUICK}timeout = \"1h\"\ndeadline = \"2s\"\n")).await;
+    h.sim.set_fault(Route::ConnectionsStatus, Some(Fault::Hang));
+    let poll = h.exporter.poll_now();
+    tokio::pin!(poll);
+    // While the poll hangs upstream, scrapes are served from the last snapshot.
+    for _ in 0..5 {
+        tokio::select! {
+            _ = &mut poll => panic!("the poll finished although the upstream hangs"),
+            m = async {
+                let started = Instant::now();
+                let m = h.scrape().await;
+                (started.elapsed(), m)
+            } => {
+                let (elapsed, m) = m;
+                assert!(elapsed < Duration::from_millis(100), "scrape took {elapsed:?}");
+                assert_eq!(in_use(&m), Some(7.0));
+            }
+        }
+    }
+    poll.await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "desktop_status"), 0.0);
+    assert_eq!(up(&m, "online_users"), 1.0);
+    assert_eq!(in_use(&m), Some(7.0));
+}
+
+#[tokio::test]
+async fn bad_bodies_fail_the_poll_and_keep_the_last_good_series() {
+    let good_row = r#""static_name":"Finance","running_num":1,"stop_num":0,"hibernate_num":0,"other_num":0,"attached_num":0,"unattached_num":0,"cannot_attach_num":0,"in_process_num":0,"in_use_num":1,"unregistered_num":0,"ready_num":0,"disconnected_num":0"#;
+    let cases = [
+        ("garbage", "{not json at all".to_string()),
+        (
+            "html",
+            "<html><body>502 Bad Gateway</body></html>".to_string(),
+        ),
+        (
+            "truncated",
+            r#"{"statics":[{"static_name":"Finance","running_num":1"#.to_string(),
+        ),
+        (
+            "wrong type",
+            format!(r#"{{"statics":[{{{good_row},"unknown_num":"many"}}]}}"#),
+        ),
+        (
+            "missing field",
+            format!(r#"{{"statics":[{{{good_row}}}]}}"#),
+        ),
+        (
+            "negative",
+            format!(r#"{{"statics":[{{{good_row},"unknown_num":-1}}]}}"#),
+        ),
+        (
+            "absurd",
+            format!(r#"{{"statics":[{{{good_row},"unknown_num":99999999999}}]}}"#),
+        ),
+        ("statics not a list", r#"{"statics":{"a":1}}"#.to_string()),
+    ];
+    let h = start(QUICK).await;
+    for (name, body) in cases {
+        h.sim
+            .set_fault(Route::ConnectionsStatus, Some(Fault::Body(body)));
+        h.exporter.poll_now().await;
+        let m = h.scrape().await;
+        assert_eq!(up(&m, "desktop_status"), 0.0, "{name}");
+        assert_eq!(in_use(&m), Some(7.0), "{name}");
+    }
+    h.sim.set_fault(Route::ConnectionsStatus, None);
+    h.exporter.poll_now().await;
+    assert_eq!(up(&h.scrape().await, "desktop_status"), 1.0);
+}
+
+#[tokio::test]
+async fn an_unparsable_latest_time_count_fails_online_users() {
+    let h = start(QUICK).await;
+    for body in [
+        r#"{"time_counts":["00:00 : 4","01:00 : lots"]}"#,
+        r#"{"time_counts":["00:00 : 4","no separator"]}"#,
+        r#"{"time_counts":["00:00 : 4","01:00 : 99999999999"]}"#,
+        r#"{"time_counts":[1,2]}"#,
+    ] {
+        h.sim
+            .set_fault(Route::OnlineUsers, Some(Fault::Body(body.into())));
+        h.exporter.poll_now().await;
+        let m = h.scrape().await;
+        assert_eq!(up(&m, "online_users"), 0.0, "{body}");
+        assert_eq!(
+            m.value("huaweicloud_workspace_online_users", &[]),
+            Some(6.0),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_cut_short_fails_the_poll() {
+    let h = start(QUICK).await;
+    h.sim
+        .set_fault(Route::ConnectionsStatus, Some(Fault::CutBodyAfter(10)));
+    h.exporter.poll_now().await;
+    assert_eq!(up(&h.scrape().await, "desktop_status"), 0.0);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_while_reading() {
+    let h = start(&format!("{QUICK}max_body_bytes = 1048576\n")).await;
+    h.sim.set_fault(
+        Route::ConnectionsStatus,
+        Some(Fault::Oversized(64 * 1024 * 1024)),
+    );
+    h.exporter.poll_now().await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "desktop_status"), 0.0);
+    assert_eq!(in_use(&m), Some(7.0));
+}
+
+#[tokio::test]
+async fn a_count_that_changes_between_pages_fails_app_sessions() {
+    let h = start(QUICK).await;
+    let before = h.sim.requests(Route::ListSessions);
+    h.sim
+        .set_fault(Route::ListSessions, Some(Fault::CountDrift));
+    h.exporter.poll_now().await;
+    let m = h.scrape().await;
+    assert_eq!(up(&m, "app_sessions"), 0.0);
+    assert_eq!(
+        h.sim.requests(Route::ListSessions) - before,
+        2,
+        "paging stops at the first inconsistency"
+    );
+    assert_eq!(
+        m.value(
+            "huaweicloud_workspace_app_sessions",
+            &[("server_group", "Office"), ("session_state", "active")]
+        ),
+        Some(200.0)
+    );
+}
+
+#[tokio::test]
+async fn empty_pages_before_count_is_reached_end_the_loop() {
+    let h = start(QUICK).await;
+    let before = h.sim.requests(Route::ListSessions);
+    h.sim
+        .set_fault(Route::ListSessions, Some(Fault::EmptyPages));
+    h.exporter.poll_now().await;
+    assert_eq!(up(&h.scrape().await, "app_sessions"), 0.0);
+    assert_eq!(h.sim.requests(Route::ListSessions) - before, 2);
+}
