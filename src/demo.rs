@@ -84,7 +84,7 @@ pub async fn start(listener: TcpListener, shutdown: CancellationToken) -> Result
     let simulator = Simulator::start(sim_listener, Scenario::demo())?;
     tracing::info!(simulator = %simulator.url(), "simulated Huawei Cloud started");
     let config = demo_config(&simulator.url(), listener.local_addr()?);
-    let exporter = exporter::start(&config, listener, shutdown.clone())?;
+    let exporter = exporter::start(&config, None, listener, shutdown.clone())?;
     let weather = simulator.scenario();
     tokio::spawn(async move {
         let mut rng = fastrand::Rng::new();

@@ -1,11 +1,20 @@
 //! Wiring: builds the clients, collectors and polling loops from a [`Config`], starts
 //! the HTTP server on a listener the caller bound, and hands back a handle. Both the
 //! binary and the integration tests start the exporter through [`start`].
+//!
+//! A supervisor task owns the polling loops. On a reload request (SIGHUP or
+//! `POST /-/reload`) it re-reads the configuration file; an invalid file is rejected
+//! and the running configuration keeps polling. A valid one replaces the loops:
+//! collectors that remain keep their last series until their next poll, collectors that
+//! are gone lose theirs.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -31,34 +40,198 @@ pub enum StartError {
     Listener(#[from] std::io::Error),
 }
 
+/// A request to re-read the configuration; the answer says whether it was applied.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// Sends reload requests to a running exporter; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    /// The supervisor's inbox.
+    tx: mpsc::Sender<ReloadRequest>,
+}
+
+impl Reloader {
+    /// Re-reads the configuration file and applies it; `Err` carries the reason it was
+    /// rejected (the previous configuration keeps running).
+    pub async fn reload(&self) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(reply)
+            .await
+            .map_err(|_| "the exporter is shutting down".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the exporter is shutting down".to_string())?
+    }
+}
+
 /// A running exporter.
 pub struct RunningExporter {
     /// Snapshots and the encoded body.
     store: Arc<Store>,
     /// "Poll now" requests to every loop.
-    requests: PollRequests,
+    requests: Arc<PollRequests>,
     /// Where the server listens.
     local_addr: SocketAddr,
-    /// The polling loops.
-    polls: JoinSet<()>,
+    /// The supervisor, which owns the polling loops.
+    supervisor: tokio::task::JoinHandle<()>,
     /// The HTTP server task.
     server: tokio::task::JoinHandle<()>,
     /// Cancelled to stop everything.
     shutdown: CancellationToken,
+    /// Reload requests, when the configuration came from a file.
+    reloader: Option<Reloader>,
 }
 
-/// Starts polling every configured target and serving on `listener`. Everything stops
+/// Starts polling every configured target and serving on `listener`. When
+/// `config_path` is given, the configuration can be reloaded from it. Everything stops
 /// when `shutdown` is cancelled; [`RunningExporter::wait`] waits for that to finish.
 pub fn start(
     config: &Config,
+    config_path: Option<PathBuf>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<RunningExporter, StartError> {
     let local_addr = listener.local_addr()?;
     let http = http_client(config.poll.timeout)?;
     let self_metrics = Arc::new(SelfMetrics::new());
+    self_metrics.record_reload(true, now_unix_seconds());
     let store = Arc::new(Store::new(self_metrics.clone()));
+    let requests = Arc::new(PollRequests::default());
 
+    let mut supervisor = Supervisor {
+        http,
+        store: store.clone(),
+        requests: requests.clone(),
+        shutdown: shutdown.clone(),
+        generation: shutdown.child_token(),
+        polls: JoinSet::new(),
+        config: config.clone(),
+        config_path: config_path.clone(),
+    };
+    supervisor.spawn_loops();
+    let (tx, rx) = mpsc::channel(4);
+    let reloader = config_path.map(|_| Reloader { tx });
+    let supervisor = tokio::spawn(supervisor.run(rx));
+
+    let state = Arc::new(ServerState {
+        store: store.clone(),
+        telemetry_path: config.server.telemetry_path.clone(),
+        reloader: reloader.clone(),
+    });
+    let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
+    Ok(RunningExporter {
+        store,
+        requests,
+        local_addr,
+        supervisor,
+        server,
+        shutdown,
+        reloader,
+    })
+}
+
+/// Owns the polling loops of the current configuration.
+struct Supervisor {
+    /// Shared connection pool for every cloud client.
+    http: reqwest::Client,
+    /// Where polls report.
+    store: Arc<Store>,
+    /// "Poll now" requests.
+    requests: Arc<PollRequests>,
+    /// Stops everything.
+    shutdown: CancellationToken,
+    /// Stops the loops of the current configuration only.
+    generation: CancellationToken,
+    /// The loops of the current configuration.
+    polls: JoinSet<()>,
+    /// The configuration running now.
+    config: Config,
+    /// Where to re-read it from.
+    config_path: Option<PathBuf>,
+}
+
+impl Supervisor {
+    async fn run(mut self, mut inbox: mpsc::Receiver<ReloadRequest>) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                request = inbox.recv() => match request {
+                    Some(reply) => {
+                        let result = self.reload().await;
+                        let _ = reply.send(result);
+                    }
+                    None => self.shutdown.cancelled().await,
+                },
+            }
+        }
+        while self.polls.join_next().await.is_some() {}
+    }
+
+    async fn reload(&mut self) -> Result<(), String> {
+        let Some(path) = &self.config_path else {
+            return Err("the configuration did not come from a file".into());
+        };
+        let config = match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                let message = format!("{}: {e}", path.display());
+                tracing::error!(error = %message, "configuration reload rejected; the running configuration stays");
+                self.store
+                    .self_metrics()
+                    .record_reload(false, now_unix_seconds());
+                self.store.refresh();
+                return Err(message);
+            }
+        };
+        if config.server != self.config.server {
+            tracing::warn!(
+                "server settings (listen address, telemetry path) changed; they take effect at the next restart"
+            );
+        }
+        // Stop the old loops, then start the new ones.
+        self.generation.cancel();
+        while self.polls.join_next().await.is_some() {}
+        self.generation = self.shutdown.child_token();
+        let server = self.config.server.clone();
+        self.config = config;
+        self.config.server = server;
+        let kept: BTreeSet<SlotKey> = self.spawn_loops();
+        self.store.retain(&kept);
+        self.store
+            .self_metrics()
+            .record_reload(true, now_unix_seconds());
+        self.store.refresh();
+        tracing::info!(
+            targets = self.config.target_names().count(),
+            collectors = kept.len(),
+            "configuration reloaded"
+        );
+        Ok(())
+    }
+
+    /// Starts one loop per target × collector of the current configuration; returns
+    /// their keys.
+    fn spawn_loops(&mut self) -> BTreeSet<SlotKey> {
+        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics());
+        let keys = jobs.iter().map(|j| j.key.clone()).collect();
+        scheduler::spawn(
+            jobs,
+            self.store.clone(),
+            &self.requests,
+            self.generation.clone(),
+            &mut self.polls,
+        );
+        keys
+    }
+}
+
+/// One job per target × collector of `config`.
+fn build_jobs(
+    config: &Config,
+    http: &reqwest::Client,
+    self_metrics: &Arc<SelfMetrics>,
+) -> Vec<Job> {
     let mut jobs = Vec::new();
     for target in &config.huaweicloud {
         let client = HuaweiClient::new(
@@ -83,7 +256,6 @@ pub fn start(
             });
         }
     }
-
     for target in &config.alibabacloud_sag {
         let client = AlibabaClient::new(
             http.clone(),
@@ -106,23 +278,14 @@ pub fn start(
             poll: target.poll.clone(),
         });
     }
+    jobs
+}
 
-    let requests = PollRequests::default();
-    let mut polls = JoinSet::new();
-    scheduler::spawn(jobs, store.clone(), &requests, shutdown.clone(), &mut polls);
-    let state = Arc::new(ServerState {
-        store: store.clone(),
-        telemetry_path: config.server.telemetry_path.clone(),
-    });
-    let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
-    Ok(RunningExporter {
-        store,
-        requests,
-        local_addr,
-        polls,
-        server,
-        shutdown,
-    })
+fn now_unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 /// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
@@ -148,6 +311,11 @@ impl RunningExporter {
         &self.store
     }
 
+    /// Reloads the configuration, when it came from a file.
+    pub fn reloader(&self) -> Option<Reloader> {
+        self.reloader.clone()
+    }
+
     /// Waits until every collector has finished its first poll.
     pub async fn ready(&self) {
         self.store.wait_ready().await;
@@ -166,9 +334,9 @@ impl RunningExporter {
     }
 
     /// Waits for the polls and the server to stop after shutdown.
-    pub async fn wait(mut self) {
+    pub async fn wait(self) {
         self.shutdown.cancelled().await;
-        while self.polls.join_next().await.is_some() {}
+        let _ = self.supervisor.await;
         let _ = self.server.await;
     }
 }

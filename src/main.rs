@@ -160,7 +160,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::SUCCESS;
             }
-            run_or_report(run_exporter(config))
+            run_or_report(run_exporter(config, cli.config_file.clone()))
         }
     }
 }
@@ -199,15 +199,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn run_exporter(config: Config) -> anyhow::Result<()> {
+fn run_exporter(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let addr = config.server.listen_address;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
-        shutdown::install(token.clone()).context("cannot install signal handlers")?;
-        let running = exporter::start(&config, listener, token)?;
+        let running = exporter::start(&config, Some(config_path), listener, token.clone())?;
+        shutdown::install(token, running.reloader()).context("cannot install signal handlers")?;
         tracing::info!(
             version = workspace_exporter::VERSION,
             address = %running.local_addr(),
@@ -229,8 +229,8 @@ fn run_demo(cli: &Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
-        shutdown::install(token.clone()).context("cannot install signal handlers")?;
-        let demo = demo::start(listener, token).await?;
+        let demo = demo::start(listener, token.clone()).await?;
+        shutdown::install(token, None).context("cannot install signal handlers")?;
         tracing::info!(
             address = %demo.exporter.local_addr(),
             "demo running: open http://{}/metrics (Ctrl-C to stop)",

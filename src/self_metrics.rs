@@ -6,7 +6,7 @@
 
 use prometheus::core::Collector as _;
 use prometheus::proto::MetricFamily;
-use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{Gauge, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// The exporter's own metrics, in their own registry.
 pub struct SelfMetrics {
@@ -22,6 +22,10 @@ pub struct SelfMetrics {
     api_requests: IntCounterVec,
     /// `workspace_exporter_api_throttled_total{target,api}`.
     api_throttled: IntCounterVec,
+    /// `workspace_exporter_config_last_reload_successful`.
+    reload_successful: IntGauge,
+    /// `workspace_exporter_config_last_reload_success_timestamp_seconds`.
+    reload_success_time: Gauge,
 }
 
 impl std::fmt::Debug for SelfMetrics {
@@ -80,6 +84,16 @@ impl SelfMetrics {
             &["target", "api"],
         )
         .expect("valid metric");
+        let reload_successful = IntGauge::new(
+            "workspace_exporter_config_last_reload_successful",
+            "1 if the last configuration load (at start or on reload) succeeded, 0 if it was rejected.",
+        )
+        .expect("valid metric");
+        let reload_success_time = Gauge::new(
+            "workspace_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load.",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "workspace_exporter_build_info",
@@ -95,6 +109,8 @@ impl SelfMetrics {
             Box::new(last_success.clone()),
             Box::new(api_requests.clone()),
             Box::new(api_throttled.clone()),
+            Box::new(reload_successful.clone()),
+            Box::new(reload_success_time.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("unique metric names");
@@ -106,6 +122,8 @@ impl SelfMetrics {
             last_success,
             api_requests,
             api_throttled,
+            reload_successful,
+            reload_success_time,
         }
     }
 
@@ -144,6 +162,22 @@ impl SelfMetrics {
         self.api_requests
             .with_label_values(&[target, api, code])
             .inc();
+    }
+
+    /// Records a configuration load at `now_unix_seconds`.
+    pub fn record_reload(&self, success: bool, now_unix_seconds: f64) {
+        self.reload_successful.set(i64::from(success));
+        if success {
+            self.reload_success_time.set(now_unix_seconds);
+        }
+    }
+
+    /// Forgets the per-collector series of a collector that no longer runs.
+    pub fn forget_collector(&self, target: &str, collector: &str) {
+        let labels = [target, collector];
+        let _ = self.collector_up.remove_label_values(&labels);
+        let _ = self.collector_duration.remove_label_values(&labels);
+        let _ = self.last_success.remove_label_values(&labels);
     }
 
     /// Counts one throttled response.

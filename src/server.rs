@@ -3,7 +3,8 @@
 //! hyper 1.x over tokio. `GET /metrics` returns the bytes the [`Store`] encoded after the
 //! last poll (a scrape never calls the cloud and never encodes); `/` is a small landing
 //! page; `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
-//! collector has finished its first poll. Other paths get 404, other methods 405.
+//! collector has finished its first poll; `POST /-/reload` re-reads the configuration.
+//! Other paths get 404, other methods 405.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::exporter::Reloader;
 use crate::store::{Store, TEXT_CONTENT_TYPE};
 
 /// How long a client may take to send its request headers.
@@ -37,13 +39,15 @@ pub struct ServerState {
     pub store: Arc<Store>,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// Applies `POST /-/reload`; `None` when there is no configuration file to re-read.
+    pub reloader: Option<Reloader>,
 }
 
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
     serve_with(listener, shutdown, move |req| {
-        let response = handle(&state, req);
-        async move { response }
+        let state = state.clone();
+        async move { handle(&state, req).await }
     })
     .await
 }
@@ -102,8 +106,29 @@ where
     }
 }
 
-fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    if path == "/-/reload" {
+        if req.method() != Method::POST && req.method() != Method::PUT {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload\n");
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST, PUT"));
+            return r;
+        }
+        return match &state.reloader {
+            None => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Reload needs a configuration file (not available in demo mode)\n",
+            ),
+            Some(reloader) => match reloader.reload().await {
+                Ok(()) => text(StatusCode::OK, "Configuration reloaded\n"),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("Configuration rejected, the previous one keeps running: {e}\n"),
+                ),
+            },
+        };
+    }
     let get_only = |resp: Response<Full<Bytes>>| match *req.method() {
         Method::GET | Method::HEAD => resp,
         _ => {

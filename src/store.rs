@@ -159,6 +159,26 @@ impl Store {
         self.changes.send_modify(|n| *n += 1);
     }
 
+    /// Drops the slots (and their self-metrics) whose key is not in `keep`.
+    pub fn retain(&self, keep: &std::collections::BTreeSet<SlotKey>) {
+        let mut slots = self.slots.lock().expect("store lock");
+        slots.retain(|key, _| {
+            let kept = keep.contains(key);
+            if !kept {
+                self.self_metrics
+                    .forget_collector(&key.target, key.collector);
+            }
+            kept
+        });
+        self.encode(&slots);
+    }
+
+    /// Re-encodes the body after a self-metric changed outside a poll.
+    pub fn refresh(&self) {
+        let slots = self.slots.lock().expect("store lock");
+        self.encode(&slots);
+    }
+
     /// The current `/metrics` body (text format 0.0.4).
     pub fn body(&self) -> Bytes {
         self.body.read().expect("body lock").clone()

@@ -91,10 +91,127 @@ fn config_check_names_a_missing_secret() {
 }
 
 #[test]
+fn every_kind_of_bad_configuration_exits_2_naming_the_key() {
+    let cases: &[(&str, String, &[&str])] = &[
+        ("wrong type", format!("[poll]\nmax_retries = \"three\"\n{GOOD}"), &["poll.max_retries"]),
+        ("bad URL", format!("{GOOD}workspace_endpoint = \"not a url\"\n"), &["huaweicloud[0].workspace_endpoint", "not a URL"]),
+        ("unreadable secret file", GOOD.replace("sk.txt", "secrets-dir"), &["huaweicloud[0].secret_key_file", "secrets-dir"]),
+        ("duplicate names", format!("{GOOD}{GOOD}"), &["huaweicloud[1].name", "duplicate"]),
+        ("no targets", "[poll]\ninterval = \"30s\"\n".to_string(), &["huaweicloud", "no targets"]),
+        ("empty SAG instances", "[[alibabacloud_sag]]\nregion = \"cn-shanghai\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n".to_string(), &["alibabacloud_sag[0].instances"]),
+        ("staleness below interval", format!("[poll]\nmax_staleness = \"10s\"\n{GOOD}"), &["poll.max_staleness"]),
+    ];
+    for (name, config, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sk.txt"), "s").unwrap();
+        std::fs::create_dir(dir.path().join("secrets-dir")).unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        let out = Command::new(BIN)
+            .arg(format!("--config.file={}", path.display()))
+            .env_remove("HUAWEICLOUD_SDK_AK")
+            .env_remove("HUAWEICLOUD_SDK_SK")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        for e in *expected {
+            assert!(stderr.contains(e), "{name}: expected {e:?} in {stderr}");
+        }
+    }
+}
+
+#[test]
 fn version_flag_prints_the_version() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(workspace_exporter::VERSION));
+}
+
+/// The exporter binary running as a child process, its log lines collected.
+struct Running {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// Every line read so far.
+    logs: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[String]) -> Running {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            reader: Some(reader),
+            logs: Vec::new(),
+        }
+    }
+
+    /// Reads log lines until `count` of them contain `pattern`; returns the last one.
+    fn wait_for(&mut self, pattern: &str, count: usize) -> String {
+        let mut seen = 0;
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no log line with {pattern:?}; so far:\n{}",
+                        self.logs.join("\n")
+                    )
+                });
+            self.logs.push(line.clone());
+            if line.contains(pattern) {
+                seen += 1;
+                if seen == count {
+                    return line;
+                }
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit, at most two seconds; returns the code.
+    fn terminate(&mut self) -> Option<i32> {
+        let started = Instant::now();
+        self.signal("TERM");
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "still running 2 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        self.reader.take().unwrap().join().unwrap();
+        self.logs.extend(self.lines.try_iter());
+        status.code()
+    }
 }
 
 /// Runs the binary against the simulator with temporary credentials at trace level,
@@ -123,44 +240,18 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).unwrap();
 
-    let mut child = Command::new(BIN)
-        .arg(format!("--config.file={}", path.display()))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .arg("--log.level=trace")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut logs = Vec::new();
-    let mut address = None;
-    let mut polls = 0;
-    while address.is_none() || polls < 3 {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("exporter logs its progress");
-        if line.contains("workspace-exporter listening") {
-            address = line
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix("address="))
-                .map(str::to_string);
-        }
-        if line.contains("poll succeeded") {
-            polls += 1;
-        }
-        assert!(!line.contains("poll failed"), "{line}");
-        logs.push(line);
-    }
-    let address = address.unwrap();
+    let mut exporter = Running::start(&[
+        format!("--config.file={}", path.display()),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--log.level=trace".into(),
+    ]);
+    let listening = exporter.wait_for("workspace-exporter listening", 1);
+    let address = listening
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
+    exporter.wait_for("poll succeeded", 3);
     let body = reqwest::get(format!("http://{address}/metrics"))
         .await
         .unwrap()
@@ -169,29 +260,43 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
         .unwrap();
     assert!(body.contains("huaweicloud_workspace_desktops"));
 
-    let started = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "still running 2 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert_eq!(status.code(), Some(0));
-    reader.join().unwrap();
-    logs.extend(rx.try_iter());
-    let all = logs.join("\n");
+    assert_eq!(exporter.terminate(), Some(0));
+    let all = exporter.logs.join("\n");
     assert!(all.contains("shutting down"), "{all}");
+    assert!(!all.contains("poll failed"), "{all}");
     for secret in [SK, TOKEN] {
         assert!(!all.contains(secret), "a credential reached the logs");
         assert!(!body.contains(secret), "a credential reached /metrics");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
+    let sim = common::start_sim(Scenario::demo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let one = common::target_toml(&sim.url(), "prod", "collectors = [\"online_users\"]");
+    std::fs::write(&path, &one).unwrap();
+    let mut exporter = Running::start(&[
+        format!("--config.file={}", path.display()),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--log.level=debug".into(),
+    ]);
+    exporter.wait_for("poll succeeded", 1);
+
+    std::fs::write(&path, format!("{one}\ncolectors = []\n")).unwrap();
+    exporter.signal("HUP");
+    let rejected = exporter.wait_for("configuration reload rejected", 1);
+    assert!(rejected.contains("colectors"), "{rejected}");
+
+    let two = common::target_toml(
+        &sim.url(),
+        "prod",
+        "collectors = [\"online_users\", \"desktop_status\"]",
+    );
+    std::fs::write(&path, two).unwrap();
+    exporter.signal("HUP");
+    exporter.wait_for("configuration reloaded", 1);
+    exporter.wait_for("poll succeeded", 2);
+    assert_eq!(exporter.terminate(), Some(0));
 }

@@ -407,7 +407,7 @@ async fn not_ready_until_every_collector_has_polled_once() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let exporter =
-        workspace_exporter::exporter::start(&config, listener, shutdown.clone()).unwrap();
+        workspace_exporter::exporter::start(&config, None, listener, shutdown.clone()).unwrap();
     let resp = reqwest::get(format!("http://{}/-/ready", exporter.local_addr()))
         .await
         .unwrap();

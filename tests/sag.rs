@@ -89,7 +89,7 @@ async fn run(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
     let exporter =
-        workspace_exporter::exporter::start(&config, listener, shutdown.clone()).unwrap();
+        workspace_exporter::exporter::start(&config, None, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
     let text = reqwest::get(format!("http://{}/metrics", exporter.local_addr()))
         .await

@@ -75,7 +75,8 @@ pub async fn start_exporter(sim: Simulator, config_toml: &str) -> Harness {
     let (config, dir) = load_config(config_toml);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
-    let exporter = exporter::start(&config, listener, shutdown.clone()).unwrap();
+    let path = dir.path().join("config.toml");
+    let exporter = exporter::start(&config, Some(path), listener, shutdown.clone()).unwrap();
     exporter.ready().await;
     Harness {
         sim,
@@ -94,6 +95,11 @@ pub async fn start(scenario: Scenario, extra: &str) -> Harness {
 }
 
 impl Harness {
+    /// The configuration file the exporter was started from (and reloads from).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("config.toml")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.exporter.local_addr())
     }
