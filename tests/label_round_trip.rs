@@ -105,7 +105,7 @@ fn parse_with_python(body: &str) -> Vec<(String, f64)> {
         Parser { child, stdout }
     });
     let stdin = parser.child.stdin.as_mut().unwrap();
-    write!(stdin, "{}\n", body.len()).unwrap();
+    writeln!(stdin, "{}", body.len()).unwrap();
     stdin.write_all(body.as_bytes()).unwrap();
     stdin.flush().unwrap();
     let mut line = String::new();
