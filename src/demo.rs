@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, RawConfig};
+use crate::config::{Config, ConfigError, RawConfig};
 use crate::exporter::{self, RunningExporter, StartError};
-use crate::simulator::{Scenario, Simulator, scenario};
+use crate::simulator::{Fault, Route, Scenario, Simulator, scenario};
 
 /// Poll interval of the demo: short, so the data visibly moves.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(10);
@@ -20,8 +20,12 @@ pub const DEMO_STEP: Duration = Duration::from_secs(5);
 /// The configuration the demo exporter runs with, pointing every endpoint at `sim_url`.
 /// It goes through the same loader as a configuration file; the Huawei project ID is
 /// left out so that IAM discovery is exercised too.
-pub fn demo_config(sim_url: &str, listen_address: std::net::SocketAddr) -> Config {
-    let interval = humantime::format_duration(DEMO_INTERVAL);
+pub fn demo_config(
+    sim_url: &str,
+    listen_address: std::net::SocketAddr,
+    interval: Duration,
+) -> Result<Config, ConfigError> {
+    let interval = humantime::format_duration(interval);
     let toml = format!(
         r#"
 [server]
@@ -64,9 +68,8 @@ users = ["ops-oncall", "auditor@corp.example"]
         hq = scenario::DEMO_SAG_INSTANCES[0],
         branch = scenario::DEMO_SAG_INSTANCES[1],
     );
-    let raw = RawConfig::parse(&toml, &[]).expect("the demo configuration parses");
+    let raw = RawConfig::parse(&toml, &[])?;
     Config::from_raw(raw, std::path::Path::new("."), &|_| None)
-        .expect("the demo configuration is valid")
 }
 
 /// A running demo: the simulator, its weather, and the exporter.
@@ -77,18 +80,42 @@ pub struct Demo {
     pub exporter: RunningExporter,
 }
 
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Poll interval of the exporter.
+    pub interval: Duration,
+    /// Inject random faults into the simulated cloud (for soak tests).
+    pub chaos: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            interval: DEMO_INTERVAL,
+            chaos: false,
+        }
+    }
+}
+
 /// Starts the simulator on a free loopback port, its data drift, and the exporter on
 /// `listener`.
-pub async fn start(listener: TcpListener, shutdown: CancellationToken) -> Result<Demo, StartError> {
+pub async fn start(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    options: DemoOptions,
+) -> Result<Demo, StartError> {
     let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
     let simulator = Simulator::start(sim_listener, Scenario::demo())?;
-    tracing::info!(simulator = %simulator.url(), "simulated Huawei Cloud started");
-    let config = demo_config(&simulator.url(), listener.local_addr()?);
+    tracing::info!(simulator = %simulator.url(), chaos = options.chaos, "simulated clouds started");
+    let config = demo_config(&simulator.url(), listener.local_addr()?, options.interval)
+        .map_err(|e| StartError::Config(format!("--demo.interval: {e}")))?;
     let exporter = exporter::start(&config, None, listener, shutdown.clone())?;
-    let weather = simulator.scenario();
+    let weather = simulator.handle();
+    let step = DEMO_STEP.min(options.interval);
     tokio::spawn(async move {
         let mut rng = fastrand::Rng::new();
-        let mut ticker = tokio::time::interval(DEMO_STEP);
+        let mut ticker = tokio::time::interval(step);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -96,6 +123,13 @@ pub async fn start(listener: TcpListener, shutdown: CancellationToken) -> Result
             }
             let hour = chrono::Timelike::hour(&chrono::Utc::now());
             weather.update(|s| s.step(&mut rng, hour));
+            if options.chaos {
+                weather.clear_faults();
+                for _ in 0..rng.usize(0..3) {
+                    let route = Route::ALL[rng.usize(0..Route::ALL.len())];
+                    weather.set_fault_times(route, Fault::random(&mut rng), rng.u32(1..4));
+                }
+            }
         }
     });
     Ok(Demo {

@@ -38,6 +38,9 @@ pub enum StartError {
     /// The listener has no local address.
     #[error("cannot read the listen address: {0}")]
     Listener(#[from] std::io::Error),
+    /// The configuration assembled in code is invalid (demo options).
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.

@@ -69,9 +69,20 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a built-in simulated cloud and export it: no account needed.
-    Demo,
+    Demo(DemoArgs),
     /// Download the desktop connection records file of a [[huaweicloud]] target.
     ExportConnections(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Poll interval of the demo exporter.
+    #[arg(long = "demo.interval", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    interval: std::time::Duration,
+    /// Inject random faults into the simulated clouds (throttling, 5xx, hangs,
+    /// garbage): what the soak test runs.
+    #[arg(long = "demo.chaos")]
+    chaos: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,7 +133,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
     match &cli.command {
-        Some(Command::Demo) => run_or_report(run_demo(&cli)),
+        Some(Command::Demo(args)) => run_or_report(run_demo(&cli, args)),
         Some(Command::ExportConnections(args)) => {
             let config = match load_config(&cli) {
                 Ok(c) => c,
@@ -220,7 +231,7 @@ fn run_exporter(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
     })
 }
 
-fn run_demo(cli: &Cli) -> anyhow::Result<()> {
+fn run_demo(cli: &Cli, args: &DemoArgs) -> anyhow::Result<()> {
     let addr = cli
         .listen_address
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9817)));
@@ -229,7 +240,11 @@ fn run_demo(cli: &Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
-        let demo = demo::start(listener, token.clone()).await?;
+        let options = demo::DemoOptions {
+            interval: args.interval,
+            chaos: args.chaos,
+        };
+        let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;
         tracing::info!(
             address = %demo.exporter.local_addr(),

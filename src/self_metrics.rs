@@ -22,6 +22,8 @@ pub struct SelfMetrics {
     api_requests: IntCounterVec,
     /// `workspace_exporter_api_throttled_total{target,api}`.
     api_throttled: IntCounterVec,
+    /// `workspace_exporter_runtime_tasks`: alive async tasks (a leak shows as growth).
+    runtime_tasks: IntGauge,
     /// `workspace_exporter_config_last_reload_successful`.
     reload_successful: IntGauge,
     /// `workspace_exporter_config_last_reload_success_timestamp_seconds`.
@@ -84,6 +86,11 @@ impl SelfMetrics {
             &["target", "api"],
         )
         .expect("valid metric");
+        let runtime_tasks = IntGauge::new(
+            "workspace_exporter_runtime_tasks",
+            "Async tasks alive in the exporter when the metrics were last encoded (polls, connections, timers).",
+        )
+        .expect("valid metric");
         let reload_successful = IntGauge::new(
             "workspace_exporter_config_last_reload_successful",
             "1 if the last configuration load (at start or on reload) succeeded, 0 if it was rejected.",
@@ -109,6 +116,7 @@ impl SelfMetrics {
             Box::new(last_success.clone()),
             Box::new(api_requests.clone()),
             Box::new(api_throttled.clone()),
+            Box::new(runtime_tasks.clone()),
             Box::new(reload_successful.clone()),
             Box::new(reload_success_time.clone()),
             Box::new(build_info),
@@ -122,6 +130,7 @@ impl SelfMetrics {
             last_success,
             api_requests,
             api_throttled,
+            runtime_tasks,
             reload_successful,
             reload_success_time,
         }
@@ -187,6 +196,10 @@ impl SelfMetrics {
 
     /// The current values of every self-metric.
     pub fn gather(&self) -> Vec<MetricFamily> {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            self.runtime_tasks
+                .set(i64::try_from(handle.metrics().num_alive_tasks()).unwrap_or(i64::MAX));
+        }
         self.registry.gather()
     }
 

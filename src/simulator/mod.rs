@@ -74,6 +74,37 @@ pub enum Fault {
     EmptyPages,
 }
 
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 7] = [
+        Route::IamProjects,
+        Route::ConnectionsStatus,
+        Route::OnlineUsers,
+        Route::ListSessions,
+        Route::ExportConnections,
+        Route::SagUserOnlineClients,
+        Route::SagClientUsers,
+    ];
+}
+
+impl Fault {
+    /// A random fault, for chaos runs (`demo --chaos`, the soak script).
+    pub fn random(rng: &mut fastrand::Rng) -> Fault {
+        match rng.u8(0..10) {
+            0 => Fault::Status(500),
+            1 => Fault::Status(503),
+            2 => Fault::Throttle(Some("1".into())),
+            3 => Fault::Latency(Duration::from_millis(rng.u64(100..1500))),
+            4 => Fault::Hang,
+            5 => Fault::CutBodyAfter(rng.usize(0..64)),
+            6 => Fault::Body("{\"statics\": [garbage".into()),
+            7 => Fault::Oversized(64 * 1024 * 1024),
+            8 => Fault::CountDrift,
+            _ => Fault::EmptyPages,
+        }
+    }
+}
+
 /// A fault and how many more requests it applies to (`None`: until cleared).
 #[derive(Debug, Clone)]
 struct FaultRule {
@@ -142,39 +173,22 @@ impl Simulator {
 
     /// Changes the data served from now on.
     pub fn update(&self, f: impl FnOnce(&mut Scenario)) {
-        self.scenario().update(f);
+        self.handle().update(f);
     }
 
-    /// A handle that can change the data from another task.
-    pub fn scenario(&self) -> ScenarioHandle {
-        ScenarioHandle(self.state.clone())
+    /// A handle that changes data and faults from another task.
+    pub fn handle(&self) -> SimulatorHandle {
+        SimulatorHandle(self.state.clone())
     }
 
     /// Injects (`Some`) or clears (`None`) a fault on a route, for every request.
     pub fn set_fault(&self, route: Route, fault: Option<Fault>) {
-        let mut state = self.state.lock().expect("simulator lock");
-        match fault {
-            Some(fault) => state.faults.insert(
-                route,
-                FaultRule {
-                    fault,
-                    remaining: None,
-                },
-            ),
-            None => state.faults.remove(&route),
-        };
+        self.handle().set_fault(route, fault);
     }
 
     /// Injects a fault on a route for the next `times` requests only.
     pub fn set_fault_times(&self, route: Route, fault: Fault, times: u32) {
-        let mut state = self.state.lock().expect("simulator lock");
-        state.faults.insert(
-            route,
-            FaultRule {
-                fault,
-                remaining: Some(times),
-            },
-        );
+        self.handle().set_fault_times(route, fault, times);
     }
 
     /// Requests answered on `route` so far.
@@ -192,14 +206,46 @@ impl Simulator {
     }
 }
 
-/// Changes a running simulator's data; cheap to clone.
+/// Changes a running simulator's data and faults; cheap to clone.
 #[derive(Clone)]
-pub struct ScenarioHandle(Arc<Mutex<State>>);
+pub struct SimulatorHandle(Arc<Mutex<State>>);
 
-impl ScenarioHandle {
+impl SimulatorHandle {
     /// Changes the data served from now on.
     pub fn update(&self, f: impl FnOnce(&mut Scenario)) {
         f(&mut self.0.lock().expect("simulator lock").scenario);
+    }
+
+    /// Injects (`Some`) or clears (`None`) a fault on a route, for every request.
+    pub fn set_fault(&self, route: Route, fault: Option<Fault>) {
+        let mut state = self.0.lock().expect("simulator lock");
+        match fault {
+            Some(fault) => state.faults.insert(
+                route,
+                FaultRule {
+                    fault,
+                    remaining: None,
+                },
+            ),
+            None => state.faults.remove(&route),
+        };
+    }
+
+    /// Injects a fault on a route for the next `times` requests only.
+    pub fn set_fault_times(&self, route: Route, fault: Fault, times: u32) {
+        let mut state = self.0.lock().expect("simulator lock");
+        state.faults.insert(
+            route,
+            FaultRule {
+                fault,
+                remaining: Some(times),
+            },
+        );
+    }
+
+    /// Clears every fault.
+    pub fn clear_faults(&self) {
+        self.0.lock().expect("simulator lock").faults.clear();
     }
 }
 
