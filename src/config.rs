@@ -110,6 +110,8 @@ pub struct RawServer {
     pub listen_address: Option<String>,
     /// Path of the metrics endpoint.
     pub telemetry_path: Option<String>,
+    /// Most requests served at once; more get 503.
+    pub max_requests: Option<usize>,
 }
 
 /// `[poll]` as written.
@@ -326,7 +328,12 @@ pub struct ServerConfig {
     pub listen_address: SocketAddr,
     /// Path of the metrics endpoint, starting with `/`.
     pub telemetry_path: String,
+    /// Most requests served at once; more get 503.
+    pub max_requests: usize,
 }
+
+/// Default limit on concurrent HTTP requests.
+pub const DEFAULT_MAX_REQUESTS: usize = 40;
 
 /// `[poll]`: defaults for every target, and the body limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -500,6 +507,16 @@ impl Config {
                         format!("{text:?} is not an address and port, like \"0.0.0.0:9817\""),
                     )
                 })?
+            },
+            max_requests: match raw.server.max_requests {
+                Some(0) => {
+                    return Err(ConfigError::new(
+                        "server.max_requests",
+                        "must be greater than zero",
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_REQUESTS,
             },
             telemetry_path: {
                 let path = raw
@@ -679,11 +696,16 @@ pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("{path:?} must start with '/'"));
     }
-    if ["/", "/-/healthy", "/-/ready"].contains(&path) {
+    if ["/", "/-/healthy", "/-/ready", "/-/reload"].contains(&path) {
         return Err(format!("{path:?} is already used by the exporter"));
     }
-    if path.contains(['?', '#', ' ']) {
-        return Err(format!("{path:?} must be a plain path"));
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+    {
+        return Err(format!(
+            "{path:?} must be a plain path (letters, digits and / - _ . ~)"
+        ));
     }
     Ok(())
 }

@@ -43,6 +43,16 @@ pub enum StartError {
     Config(String),
 }
 
+/// Where the running configuration came from, for reloads.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// The file to re-read.
+    pub path: PathBuf,
+    /// Its `[server]` section as written, before command-line overrides: a reload
+    /// warns when this changes, since serving settings apply at the next restart.
+    pub server_as_written: crate::config::ServerConfig,
+}
+
 /// A request to re-read the configuration; the answer says whether it was applied.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 
@@ -87,11 +97,11 @@ pub struct RunningExporter {
 }
 
 /// Starts polling every configured target and serving on `listener`. When
-/// `config_path` is given, the configuration can be reloaded from it. Everything stops
+/// `config_file` is given, the configuration can be reloaded from it. Everything stops
 /// when `shutdown` is cancelled; [`RunningExporter::wait`] waits for that to finish.
 pub fn start(
     config: &Config,
-    config_path: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<RunningExporter, StartError> {
@@ -110,17 +120,18 @@ pub fn start(
         generation: shutdown.child_token(),
         polls: JoinSet::new(),
         config: config.clone(),
-        config_path: config_path.clone(),
+        config_file: config_file.clone(),
     };
     supervisor.spawn_loops();
     let (tx, rx) = mpsc::channel(4);
-    let reloader = config_path.map(|_| Reloader { tx });
+    let reloader = config_file.map(|_| Reloader { tx });
     let supervisor = tokio::spawn(supervisor.run(rx));
 
     let state = Arc::new(ServerState {
         store: store.clone(),
         telemetry_path: config.server.telemetry_path.clone(),
         reloader: reloader.clone(),
+        in_flight: tokio::sync::Semaphore::new(config.server.max_requests),
     });
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     Ok(RunningExporter {
@@ -151,7 +162,7 @@ struct Supervisor {
     /// The configuration running now.
     config: Config,
     /// Where to re-read it from.
-    config_path: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
 }
 
 impl Supervisor {
@@ -172,9 +183,10 @@ impl Supervisor {
     }
 
     async fn reload(&mut self) -> Result<(), String> {
-        let Some(path) = &self.config_path else {
+        let Some(file) = &mut self.config_file else {
             return Err("the configuration did not come from a file".into());
         };
+        let path = &file.path;
         let config = match Config::load(path) {
             Ok(c) => c,
             Err(e) => {
@@ -187,10 +199,9 @@ impl Supervisor {
                 return Err(message);
             }
         };
-        if config.server != self.config.server {
-            tracing::warn!(
-                "server settings (listen address, telemetry path) changed; they take effect at the next restart"
-            );
+        if config.server != file.server_as_written {
+            tracing::warn!("[server] settings changed; they take effect at the next restart");
+            file.server_as_written = config.server.clone();
         }
         // Stop the old loops, then start the new ones.
         self.generation.cancel();

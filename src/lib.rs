@@ -19,7 +19,8 @@
 //! - [`cloud`]: one client per cloud API; signing lives apart from the HTTP client.
 //! - [`collectors`]: one file per data source, each turning API answers into series.
 //! - [`scheduler`]: one polling loop per target × collector, never overlapping itself.
-//! - [`store`]: the snapshots, readiness, and the pre-encoded `/metrics` body.
+//! - [`store`]: the snapshots, readiness, and the pre-encoded `/metrics` bodies.
+//! - [`encoding`]: text 0.0.4, OpenMetrics 1.0 and gzip variants of a snapshot.
 //! - [`self_metrics`]: the exporter's own health metrics.
 //! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT.
@@ -32,6 +33,7 @@ pub mod cloud;
 pub mod collectors;
 pub mod config;
 pub mod demo;
+pub mod encoding;
 pub mod export;
 pub mod exporter;
 pub mod scheduler;

@@ -12,8 +12,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use workspace_exporter::config::Config;
+use workspace_exporter::config::{Config, ServerConfig};
 use workspace_exporter::export::{self, ExportRequest, Output};
+use workspace_exporter::exporter::ConfigFile;
 use workspace_exporter::{demo, exporter, shutdown};
 
 /// Exit code for configuration errors.
@@ -39,6 +40,10 @@ struct Cli {
     /// Path of the metrics endpoint; overrides server.telemetry_path.
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     telemetry_path: Option<String>,
+
+    /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
+    #[arg(long = "web.max-requests", value_name = "N")]
+    max_requests: Option<usize>,
 
     /// Log level: error, warn, info, debug, trace.
     #[arg(
@@ -136,7 +141,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => run_or_report(run_demo(&cli, args)),
         Some(Command::ExportConnections(args)) => {
             let config = match load_config(&cli) {
-                Ok(c) => c,
+                Ok((c, _)) => c,
                 Err(e) => {
                     eprintln!(
                         "workspace-exporter: invalid configuration in {}: {e}",
@@ -148,7 +153,7 @@ fn main() -> ExitCode {
             run_export(&config, args)
         }
         None => {
-            let config = match load_config(&cli) {
+            let (config, server_as_written) = match load_config(&cli) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!(
@@ -171,7 +176,13 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::SUCCESS;
             }
-            run_or_report(run_exporter(config, cli.config_file.clone()))
+            run_or_report(run_exporter(
+                config,
+                ConfigFile {
+                    path: cli.config_file.clone(),
+                    server_as_written,
+                },
+            ))
         }
     }
 }
@@ -186,10 +197,24 @@ fn run_or_report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn load_config(cli: &Cli) -> Result<Config, workspace_exporter::config::ConfigError> {
+/// Loads the configuration file and applies the command-line overrides; also returns
+/// the file's `[server]` section as written.
+fn load_config(
+    cli: &Cli,
+) -> Result<(Config, ServerConfig), workspace_exporter::config::ConfigError> {
     let mut config = Config::load(&cli.config_file)?;
+    let server_as_written = config.server.clone();
     if let Some(addr) = cli.listen_address {
         config.server.listen_address = addr;
+    }
+    if let Some(n) = cli.max_requests {
+        if n == 0 {
+            return Err(workspace_exporter::config::ConfigError {
+                key: "--web.max-requests".into(),
+                problem: "must be greater than zero".into(),
+            });
+        }
+        config.server.max_requests = n;
     }
     if let Some(path) = &cli.telemetry_path {
         config.server.telemetry_path = path.clone();
@@ -200,7 +225,7 @@ fn load_config(cli: &Cli) -> Result<Config, workspace_exporter::config::ConfigEr
             }
         })?;
     }
-    Ok(config)
+    Ok((config, server_as_written))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -210,14 +235,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn run_exporter(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
+fn run_exporter(config: Config, config_file: ConfigFile) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let addr = config.server.listen_address;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
-        let running = exporter::start(&config, Some(config_path), listener, token.clone())?;
+        let running = exporter::start(&config, Some(config_file), listener, token.clone())?;
         shutdown::install(token, running.reloader()).context("cannot install signal handlers")?;
         tracing::info!(
             version = workspace_exporter::VERSION,

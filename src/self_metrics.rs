@@ -110,6 +110,14 @@ impl SelfMetrics {
         )
         .expect("valid metric");
         build_info.with_label_values(&[crate::VERSION]).set(1);
+        // process_* (CPU, memory, file descriptors, threads, start time), read when the
+        // body is encoded.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
         for c in [
             Box::new(collector_up.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(collector_duration.clone()),

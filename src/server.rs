@@ -14,7 +14,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ACCEPT, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
+    VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -23,8 +26,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::encoding::Negotiated;
 use crate::exporter::Reloader;
-use crate::store::{Store, TEXT_CONTENT_TYPE};
+use crate::store::Store;
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,13 +45,15 @@ pub struct ServerState {
     pub telemetry_path: String,
     /// Applies `POST /-/reload`; `None` when there is no configuration file to re-read.
     pub reloader: Option<Reloader>,
+    /// Requests being served; when none is left, requests get 503.
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
     serve_with(listener, shutdown, move |req| {
         let state = state.clone();
-        async move { handle(&state, req).await }
+        async move { route(&state, req).await }
     })
     .await
 }
@@ -106,7 +112,14 @@ where
     }
 }
 
-async fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Answers one request (the request body is never read).
+pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Full<Bytes>> {
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many concurrent requests (--web.max-requests)\n",
+        );
+    };
     let path = req.uri().path();
     if path == "/-/reload" {
         if req.method() != Method::POST && req.method() != Method::PUT {
@@ -139,11 +152,21 @@ async fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<By
         }
     };
     if path == state.telemetry_path {
-        return get_only(respond(
-            StatusCode::OK,
-            TEXT_CONTENT_TYPE,
-            state.store.body(),
-        ));
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let wanted = Negotiated::from_headers(header(ACCEPT), header(ACCEPT_ENCODING));
+        let (body, content_type) = wanted.pick(&state.store.bodies());
+        let mut r = respond(StatusCode::OK, content_type, body);
+        if wanted.gzip {
+            r.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        r.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+        return get_only(r);
     }
     match path {
         "/" => get_only(respond(
@@ -209,4 +232,43 @@ fn landing_page(telemetry_path: &str) -> String {
          <li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
         version = crate::VERSION,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::self_metrics::SelfMetrics;
+
+    fn state(max_requests: usize) -> ServerState {
+        ServerState {
+            store: Arc::new(Store::new(Arc::new(SelfMetrics::new()))),
+            telemetry_path: "/metrics".into(),
+            reloader: None,
+            in_flight: tokio::sync::Semaphore::new(max_requests),
+        }
+    }
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_over_the_limit_get_503() {
+        let state = state(1);
+        assert_eq!(route(&state, get("/metrics")).await.status(), 200);
+        let _held = state.in_flight.try_acquire().unwrap();
+        assert_eq!(route(&state, get("/metrics")).await.status(), 503);
+    }
+
+    #[tokio::test]
+    async fn scrapes_serve_prepared_bytes() {
+        let state = state(4);
+        let first = state.store.bodies();
+        route(&state, get("/metrics")).await;
+        route(&state, get("/metrics")).await;
+        assert!(
+            Arc::ptr_eq(&first, &state.store.bodies()),
+            "a scrape re-encoded the body"
+        );
+    }
 }

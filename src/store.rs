@@ -5,7 +5,8 @@
 //! vanished upstream vanish here). A failed poll leaves the slot as it was, until
 //! `max_staleness` has passed since the last success; then the series are dropped. After
 //! every change the store merges all slots with the self-metrics and encodes the
-//! `/metrics` body once; scrapes only clone those bytes.
+//! `/metrics` body once in every format ([`crate::encoding`]); scrapes only clone
+//! those bytes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,13 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, TextEncoder};
+
+use crate::encoding::Bodies;
 use tokio::sync::watch;
 
 use crate::self_metrics::SelfMetrics;
-
-/// Content type of the text exposition format.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Identifies one polling loop: a target and one of its collectors.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,8 +60,8 @@ struct Slot {
 pub struct Store {
     /// One slot per target × collector.
     slots: Mutex<BTreeMap<SlotKey, Slot>>,
-    /// The encoded body, replaced after each poll.
-    body: RwLock<Bytes>,
+    /// The encoded bodies (every format and compression), replaced after each poll.
+    bodies: RwLock<Arc<Bodies>>,
     /// The exporter's own metrics, merged into every body.
     self_metrics: Arc<SelfMetrics>,
     /// Bumped after every recorded poll, so waiters can re-check conditions.
@@ -80,7 +79,7 @@ impl Store {
     pub fn new(self_metrics: Arc<SelfMetrics>) -> Self {
         let store = Store {
             slots: Mutex::new(BTreeMap::new()),
-            body: RwLock::new(Bytes::new()),
+            bodies: RwLock::new(Arc::new(Bodies::default())),
             self_metrics,
             changes: watch::channel(0).0,
         };
@@ -181,7 +180,12 @@ impl Store {
 
     /// The current `/metrics` body (text format 0.0.4).
     pub fn body(&self) -> Bytes {
-        self.body.read().expect("body lock").clone()
+        self.bodies().text.clone()
+    }
+
+    /// Every prepared variant of the current body.
+    pub fn bodies(&self) -> Arc<Bodies> {
+        self.bodies.read().expect("body lock").clone()
     }
 
     /// Slots whose first poll has not finished yet.
@@ -242,12 +246,9 @@ impl Store {
         }
         let mut families: Vec<MetricFamily> = merged.into_values().collect();
         families.extend(self.self_metrics.gather());
-        let mut buf = Vec::with_capacity(self.body.read().expect("body lock").len() + 1024);
-        match TextEncoder::new().encode(&families, &mut buf) {
-            Ok(()) => *self.body.write().expect("body lock") = Bytes::from(buf),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode /metrics; serving the previous body")
-            }
+        match Bodies::encode(&families) {
+            Ok(bodies) => *self.bodies.write().expect("body lock") = Arc::new(bodies),
+            Err(e) => tracing::error!(error = %e, "serving the previous /metrics body"),
         }
     }
 }

@@ -75,8 +75,11 @@ pub async fn start_exporter(sim: Simulator, config_toml: &str) -> Harness {
     let (config, dir) = load_config(config_toml);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
-    let path = dir.path().join("config.toml");
-    let exporter = exporter::start(&config, Some(path), listener, shutdown.clone()).unwrap();
+    let file = exporter::ConfigFile {
+        path: dir.path().join("config.toml"),
+        server_as_written: config.server.clone(),
+    };
+    let exporter = exporter::start(&config, Some(file), listener, shutdown.clone()).unwrap();
     exporter.ready().await;
     Harness {
         sim,
