@@ -87,6 +87,8 @@ pub struct DemoOptions {
     pub interval: Duration,
     /// Inject random faults into the simulated cloud (for soak tests).
     pub chaos: bool,
+    /// TLS, basic auth and headers for the exporter's HTTP server.
+    pub web: Option<std::sync::Arc<crate::web_config::WebConfigSource>>,
 }
 
 impl Default for DemoOptions {
@@ -94,6 +96,7 @@ impl Default for DemoOptions {
         DemoOptions {
             interval: DEMO_INTERVAL,
             chaos: false,
+            web: None,
         }
     }
 }
@@ -110,7 +113,11 @@ pub async fn start(
     tracing::info!(simulator = %simulator.url(), chaos = options.chaos, "simulated clouds started");
     let config = demo_config(&simulator.url(), listener.local_addr()?, options.interval)
         .map_err(|e| StartError::Config(format!("--demo.interval: {e}")))?;
-    let exporter = exporter::start(&config, None, listener, shutdown.clone())?;
+    let start_options = exporter::StartOptions {
+        config_file: None,
+        web: options.web.clone(),
+    };
+    let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();
     let step = DEMO_STEP.min(options.interval);
     tokio::spawn(async move {

@@ -28,6 +28,7 @@ use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
 use crate::server::{self, ServerState};
 use crate::store::{SlotKey, Store};
+use crate::web_config::WebConfigSource;
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,15 @@ pub struct ConfigFile {
     /// Its `[server]` section as written, before command-line overrides: a reload
     /// warns when this changes, since serving settings apply at the next restart.
     pub server_as_written: crate::config::ServerConfig,
+}
+
+/// Optional parts of a start.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// Where the configuration came from; enables reloads.
+    pub config_file: Option<ConfigFile>,
+    /// `--web.config.file`: TLS, basic auth and headers for the HTTP server.
+    pub web: Option<Arc<WebConfigSource>>,
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.
@@ -97,14 +107,15 @@ pub struct RunningExporter {
 }
 
 /// Starts polling every configured target and serving on `listener`. When
-/// `config_file` is given, the configuration can be reloaded from it. Everything stops
+/// `options.config_file` is given, the configuration can be reloaded from it. Everything stops
 /// when `shutdown` is cancelled; [`RunningExporter::wait`] waits for that to finish.
 pub fn start(
     config: &Config,
-    config_file: Option<ConfigFile>,
+    options: StartOptions,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<RunningExporter, StartError> {
+    let StartOptions { config_file, web } = options;
     let local_addr = listener.local_addr()?;
     let http = http_client(config.poll.timeout)?;
     let self_metrics = Arc::new(SelfMetrics::new());
@@ -132,6 +143,7 @@ pub fn start(
         telemetry_path: config.server.telemetry_path.clone(),
         reloader: reloader.clone(),
         in_flight: tokio::sync::Semaphore::new(config.server.max_requests),
+        web,
     });
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     Ok(RunningExporter {

@@ -23,7 +23,8 @@
 //! - [`encoding`]: text 0.0.4, OpenMetrics 1.0 and gzip variants of a snapshot.
 //! - [`self_metrics`]: the exporter's own health metrics.
 //! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
-//! - [`shutdown`]: one future for SIGTERM/SIGINT.
+//! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
+//! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
 //! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
 //! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
 //! - [`demo`]: the `demo` subcommand: simulator + exporter in one process.
@@ -43,6 +44,7 @@ pub mod server;
 pub mod shutdown;
 pub mod simulator;
 pub mod store;
+pub mod web_config;
 
 /// The exporter's version, as reported by `--version` and `workspace_exporter_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

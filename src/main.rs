@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -14,7 +15,8 @@ use tracing_subscriber::EnvFilter;
 
 use workspace_exporter::config::{Config, ServerConfig};
 use workspace_exporter::export::{self, ExportRequest, Output};
-use workspace_exporter::exporter::ConfigFile;
+use workspace_exporter::exporter::{ConfigFile, StartOptions};
+use workspace_exporter::web_config::{WebConfigError, WebConfigSource};
 use workspace_exporter::{demo, exporter, shutdown};
 
 /// Exit code for configuration errors.
@@ -40,6 +42,11 @@ struct Cli {
     /// Path of the metrics endpoint; overrides server.telemetry_path.
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     telemetry_path: Option<String>,
+
+    /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
+    /// auth, response headers.
+    #[arg(long = "web.config.file", value_name = "PATH", global = true)]
+    web_config_file: Option<PathBuf>,
 
     /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
     #[arg(long = "web.max-requests", value_name = "N")]
@@ -138,7 +145,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
     match &cli.command {
-        Some(Command::Demo(args)) => run_or_report(run_demo(&cli, args)),
+        Some(Command::Demo(args)) => match load_web_config(&cli) {
+            Ok(web) => run_or_report(run_demo(&cli, args, web)),
+            Err(e) => {
+                eprintln!("workspace-exporter: invalid web configuration: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
         Some(Command::ExportConnections(args)) => {
             let config = match load_config(&cli) {
                 Ok((c, _)) => c,
@@ -163,6 +176,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
+            let web = match load_web_config(&cli) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("workspace-exporter: invalid web configuration: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
             if cli.config_check {
                 println!(
                     "{}: configuration OK ({} target(s), {} collector(s))",
@@ -178,9 +198,12 @@ fn main() -> ExitCode {
             }
             run_or_report(run_exporter(
                 config,
-                ConfigFile {
-                    path: cli.config_file.clone(),
-                    server_as_written,
+                StartOptions {
+                    config_file: Some(ConfigFile {
+                        path: cli.config_file.clone(),
+                        server_as_written,
+                    }),
+                    web,
                 },
             ))
         }
@@ -235,14 +258,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn run_exporter(config: Config, config_file: ConfigFile) -> anyhow::Result<()> {
+fn load_web_config(cli: &Cli) -> Result<Option<Arc<WebConfigSource>>, WebConfigError> {
+    cli.web_config_file
+        .as_deref()
+        .map(|p| WebConfigSource::load(p).map(Arc::new))
+        .transpose()
+}
+
+fn run_exporter(config: Config, options: StartOptions) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let addr = config.server.listen_address;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
-        let running = exporter::start(&config, Some(config_file), listener, token.clone())?;
+        let running = exporter::start(&config, options, listener, token.clone())?;
         shutdown::install(token, running.reloader()).context("cannot install signal handlers")?;
         tracing::info!(
             version = workspace_exporter::VERSION,
@@ -256,7 +286,7 @@ fn run_exporter(config: Config, config_file: ConfigFile) -> anyhow::Result<()> {
     })
 }
 
-fn run_demo(cli: &Cli, args: &DemoArgs) -> anyhow::Result<()> {
+fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> anyhow::Result<()> {
     let addr = cli
         .listen_address
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9817)));
@@ -268,6 +298,7 @@ fn run_demo(cli: &Cli, args: &DemoArgs) -> anyhow::Result<()> {
         let options = demo::DemoOptions {
             interval: args.interval,
             chaos: args.chaos,
+            web,
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::encoding::Negotiated;
 use crate::exporter::Reloader;
 use crate::store::Store;
+use crate::web_config::{Active, WebConfigSource};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,23 +48,64 @@ pub struct ServerState {
     pub reloader: Option<Reloader>,
     /// Requests being served; when none is left, requests get 503.
     pub in_flight: tokio::sync::Semaphore,
+    /// TLS, basic auth and headers from `--web.config.file`; `None` for plain HTTP.
+    pub web: Option<Arc<WebConfigSource>>,
 }
+
+/// How long a client may take to finish the TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
-    serve_with(listener, shutdown, move |req| {
+    let web = state.web.clone();
+    serve_with(listener, shutdown, web, move |req, web| {
         let state = state.clone();
-        async move { route(&state, req).await }
+        async move { guarded(&state, web.as_ref(), req).await }
     })
     .await
+}
+
+/// Applies basic authentication and the configured headers around [`route`].
+async fn guarded<B>(
+    state: &ServerState,
+    web: Option<&Active>,
+    req: Request<B>,
+) -> Response<Full<Bytes>> {
+    let Some(web) = web else {
+        return route(state, req).await;
+    };
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let mut response = if web.auth.check(authorization).await {
+        route(state, req).await
+    } else {
+        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"workspace-exporter\", charset=\"UTF-8\""),
+        );
+        r
+    };
+    for (name, value) in web.headers.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Runs an HTTP/1.1 server on `listener`, answering every request with `handler`, until
 /// `shutdown` is cancelled; then open connections get [`SHUTDOWN_GRACE`] to finish.
 /// Shared by the exporter and the [`simulator`](crate::simulator).
-pub async fn serve_with<H, F, B>(listener: TcpListener, shutdown: CancellationToken, handler: H)
-where
-    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+/// With `web`, each new connection takes the current web configuration: a TLS
+/// handshake when it has TLS, and the handler receives it to check credentials.
+pub async fn serve_with<H, F, B>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    web: Option<Arc<WebConfigSource>>,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, Option<Active>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -89,13 +131,41 @@ where
             },
         };
         let handler = handler.clone();
+        let active = web.as_ref().map(|w| w.active());
+        let tls = active.as_ref().and_then(|a| a.tls.clone());
         let service = service_fn(move |req| {
-            let response = handler(req);
+            let response = handler(req, active.clone());
             async move { Ok::<_, Infallible>(response.await) }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             }
         });
@@ -245,6 +315,7 @@ mod tests {
             telemetry_path: "/metrics".into(),
             reloader: None,
             in_flight: tokio::sync::Semaphore::new(max_requests),
+            web: None,
         }
     }
 

@@ -122,6 +122,24 @@ fn every_kind_of_bad_configuration_exits_2_naming_the_key() {
 }
 
 #[test]
+fn a_bad_web_configuration_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sk.txt"), "s").unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, GOOD).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  prefer_server_cipher_suites: true\n").unwrap();
+    let out = Command::new(BIN)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.config.file={}", web.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("prefer_server_cipher_suites"), "{stderr}");
+}
+
+#[test]
 fn version_flag_prints_the_version() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(out.status.success());

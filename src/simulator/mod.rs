@@ -157,7 +157,8 @@ impl Simulator {
         tokio::spawn(crate::server::serve_with(
             listener,
             shutdown.clone(),
-            move |req| handle(handler_state.clone(), shutdown_for_handler.clone(), req),
+            None,
+            move |req, _| handle(handler_state.clone(), shutdown_for_handler.clone(), req),
         ));
         Ok(Simulator {
             addr,

@@ -72,6 +72,15 @@ pub async fn start_sim(scenario: Scenario) -> Simulator {
 
 /// Starts an exporter for `config_toml` and waits until every collector polled once.
 pub async fn start_exporter(sim: Simulator, config_toml: &str) -> Harness {
+    start_exporter_with_web(sim, config_toml, None).await
+}
+
+/// [`start_exporter`] serving with a web configuration (TLS, basic auth).
+pub async fn start_exporter_with_web(
+    sim: Simulator,
+    config_toml: &str,
+    web: Option<std::sync::Arc<workspace_exporter::web_config::WebConfigSource>>,
+) -> Harness {
     let (config, dir) = load_config(config_toml);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
@@ -79,7 +88,11 @@ pub async fn start_exporter(sim: Simulator, config_toml: &str) -> Harness {
         path: dir.path().join("config.toml"),
         server_as_written: config.server.clone(),
     };
-    let exporter = exporter::start(&config, Some(file), listener, shutdown.clone()).unwrap();
+    let options = exporter::StartOptions {
+        config_file: Some(file),
+        web,
+    };
+    let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
     Harness {
         sim,
@@ -262,6 +275,26 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         [_, _] => Err("sample carries a timestamp".into()),
         _ => Err("malformed sample".into()),
     }
+}
+
+/// Whether an external tool (curl, openssl, promtool, prometheus, python3 module) may
+/// be missing: in CI (`WORKSPACE_EXPORTER_CI` set) it must be there, elsewhere a test
+/// that needs it says so and skips that part.
+pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(probe_args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("WORKSPACE_EXPORTER_CI").is_none(),
+            "{program} is required in CI"
+        );
+        eprintln!("{program} is not installed: skipping the part of the test that needs it");
+    }
+    ok
 }
 
 /// Where a test leaves a `/metrics` body for CI's `promtool check metrics`.
