@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::collectors::app_sessions::SessionPlan;
 use crate::secret::Secret;
 
 /// Prefix of the environment variables that override configuration keys.
@@ -162,6 +163,8 @@ pub struct RawHuaweiTarget {
     pub collectors: Option<Vec<HuaweiCollectorKind>>,
     /// How far back `app_sessions` looks.
     pub session_lookback: Option<HumanDuration>,
+    /// How `app_sessions` reads sessions: `auto`, `paging` or `counts`.
+    pub session_plan: Option<SessionPlan>,
     /// Poll interval for this target (overrides `[poll].interval`).
     pub interval: Option<HumanDuration>,
     /// Request timeout for this target (overrides `[poll].timeout`).
@@ -456,6 +459,8 @@ pub struct HuaweiTarget {
     pub collectors: Vec<HuaweiCollectorKind>,
     /// How far back `app_sessions` looks.
     pub session_lookback: Duration,
+    /// How `app_sessions` reads sessions.
+    pub session_plan: SessionPlan,
     /// How this target's collectors poll.
     pub poll: TargetPoll,
     /// Workspace API base URL.
@@ -826,6 +831,7 @@ fn resolve_huawei(
             security_token,
         },
         collectors,
+        session_plan: t.session_plan.unwrap_or(SessionPlan::Auto),
         session_lookback: positive(
             &key("session_lookback"),
             t.session_lookback,

@@ -8,6 +8,7 @@
 //! [`PollRequests`]) starts an extra poll at once; tests use it to drive polls without
 //! waiting for the clock.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -17,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::cloud::retry::POLL_API_CALLS;
 use crate::collectors::{CollectError, Collector};
 use crate::config::TargetPoll;
 use crate::store::{PollOutcome, SlotKey, Store};
@@ -103,10 +105,15 @@ async fn run_loop(
         }
         let epoch = *requests.borrow_and_update();
         let started = Instant::now();
-        let result = tokio::select! {
+        let counted_poll = POLL_API_CALLS.scope(Cell::new(0), async {
+            let result =
+                tokio::time::timeout(job.poll.deadline, job.collector.poll(Utc::now())).await;
+            (result, POLL_API_CALLS.with(Cell::get))
+        });
+        let (result, api_calls) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
-            r = tokio::time::timeout(job.poll.deadline, job.collector.poll(Utc::now())) => r,
+            r = counted_poll => r,
         };
         let elapsed = started.elapsed();
         let outcome = match result {
@@ -127,6 +134,9 @@ async fn run_loop(
                 PollOutcome::Failed
             }
         };
+        store
+            .self_metrics()
+            .record_api_calls(&job.key.target, job.key.collector, api_calls);
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
         if elapsed >= interval {
             let skipped = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor();

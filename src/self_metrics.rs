@@ -20,6 +20,8 @@ pub struct SelfMetrics {
     last_success: GaugeVec,
     /// `workspace_exporter_api_requests_total{target,api,code}`.
     api_requests: IntCounterVec,
+    /// `workspace_exporter_poll_api_calls{target,collector}`: requests of the last poll.
+    poll_api_calls: IntGaugeVec,
     /// `workspace_exporter_api_throttled_total{target,api}`.
     api_throttled: IntCounterVec,
     /// `workspace_exporter_runtime_tasks`: alive async tasks (a leak shows as growth).
@@ -78,6 +80,14 @@ impl SelfMetrics {
             &["target", "api", "code"],
         )
         .expect("valid metric");
+        let poll_api_calls = IntGaugeVec::new(
+            Opts::new(
+                "workspace_exporter_poll_api_calls",
+                "Upstream API requests (retries included) made by the collector's last poll of its target.",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
         let api_throttled = IntCounterVec::new(
             Opts::new(
                 "workspace_exporter_api_throttled_total",
@@ -123,6 +133,7 @@ impl SelfMetrics {
             Box::new(collector_duration.clone()),
             Box::new(last_success.clone()),
             Box::new(api_requests.clone()),
+            Box::new(poll_api_calls.clone()),
             Box::new(api_throttled.clone()),
             Box::new(runtime_tasks.clone()),
             Box::new(reload_successful.clone()),
@@ -137,6 +148,7 @@ impl SelfMetrics {
             collector_duration,
             last_success,
             api_requests,
+            poll_api_calls,
             api_throttled,
             runtime_tasks,
             reload_successful,
@@ -167,6 +179,13 @@ impl SelfMetrics {
         }
     }
 
+    /// Records how many upstream requests a poll made.
+    pub fn record_api_calls(&self, target: &str, collector: &str, calls: u64) {
+        self.poll_api_calls
+            .with_label_values(&[target, collector])
+            .set(i64::try_from(calls).unwrap_or(i64::MAX));
+    }
+
     /// Declares a collector before its first poll: `up` is 0 until a poll succeeds.
     pub fn register_collector(&self, target: &str, collector: &str) {
         self.collector_up
@@ -195,6 +214,7 @@ impl SelfMetrics {
         let _ = self.collector_up.remove_label_values(&labels);
         let _ = self.collector_duration.remove_label_values(&labels);
         let _ = self.last_success.remove_label_values(&labels);
+        let _ = self.poll_api_calls.remove_label_values(&labels);
     }
 
     /// Counts one throttled response.

@@ -91,7 +91,7 @@ fn up(scrape: &Scrape, collector: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn exports_exact_values_for_a_fixed_scenario() {
-    let h = start(scenario(), "").await;
+    let h = start(scenario(), "session_plan = \"paging\"").await;
     let m = h.scrape().await;
     std::fs::write(
         common::sample_output_path().join("metrics-sample.prom"),
@@ -406,8 +406,13 @@ async fn not_ready_until_every_collector_has_polled_once() {
     let (config, _dir) = common::load_config(&toml);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let exporter =
-        workspace_exporter::exporter::start(&config, None, listener, shutdown.clone()).unwrap();
+    let exporter = workspace_exporter::exporter::start(
+        &config,
+        Default::default(),
+        listener,
+        shutdown.clone(),
+    )
+    .unwrap();
     let resp = reqwest::get(format!("http://{}/-/ready", exporter.local_addr()))
         .await
         .unwrap();

@@ -18,6 +18,12 @@ use tokio::time::Instant;
 use crate::cloud::http::{ApiError, error_chain, status_error};
 use crate::self_metrics::SelfMetrics;
 
+tokio::task_local! {
+    /// Upstream requests made by the poll running on this task; the scheduler sets it
+    /// up around each poll and reports it as `workspace_exporter_poll_api_calls`.
+    pub static POLL_API_CALLS: std::cell::Cell<u64>;
+}
+
 /// Longest wait between two attempts, whatever the server asks.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
 
@@ -139,6 +145,7 @@ pub async fn send_with_retries(
     let mut retry = 0;
     loop {
         limiter.acquire(site.host).await;
+        let _ = POLL_API_CALLS.try_with(|n| n.set(n.get() + 1));
         let (error, wait) = match build()?.send().await {
             Err(e) => {
                 metrics.api_request(site.target, site.api, "error");

@@ -1,7 +1,12 @@
 //! `app_sessions`: application-streaming sessions per server group and session state in
-//! the lookback window, from `GET /v1/{project_id}/session/list-sessions`. Pages of 100
-//! are read one at a time and folded into counts, so memory does not grow with the
-//! number of sessions.
+//! the lookback window, from `GET /v1/{project_id}/session/list-sessions`.
+//!
+//! Two plans give the same series. Paging reads every session, 100 per page, folding
+//! each page into counts so memory does not grow with the number of sessions.
+//! Counting lists the server groups and asks list-sessions for the `count` of each
+//! group and state with `limit=1`, which costs less API quota when sessions are many
+//! and groups few. Each poll takes whichever plan the last poll says is cheaper, and
+//! falls back to paging when the counts do not add up to the total.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,8 +14,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible, snake_case};
+use futures_util::StreamExt;
+
 use crate::cloud::huawei::workspace_app::{
-    self, API_LIST_SESSIONS, ListSessionsQuery, MAX_PAGE_SIZE, SessionSummary,
+    self, API_LIST_APP_SERVER_GROUPS, API_LIST_SESSIONS, ListSessionsQuery, MAX_PAGE_SIZE,
+    ServerGroup, SessionSummary,
 };
 
 /// App sessions gauge.
@@ -52,16 +60,69 @@ impl SessionTally {
     }
 }
 
+/// Upstream session states and their label values; the count plan asks for each.
+pub const UPSTREAM_STATES: [(&str, &str); 5] = [
+    ("Active", "active"),
+    ("Disconnected", "disconnected"),
+    ("AppcInit", "appc_init"),
+    ("SignedOut", "signed_out"),
+    ("InitFail", "init_fail"),
+];
+
+/// How a poll reads the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPlan {
+    /// Read every session, 100 per page: ⌈N/100⌉ calls.
+    Paging,
+    /// Ask for counts (`limit=1`) per server group and state: ⌈G/100⌉ + 5G + 1 calls.
+    Counts,
+    /// Whichever of the two the last poll says is cheaper.
+    Auto,
+}
+
+/// Calls of a paging poll for `sessions` sessions.
+pub fn paging_calls(sessions: u64) -> u64 {
+    sessions.div_ceil(u64::from(MAX_PAGE_SIZE)).max(1)
+}
+
+/// Calls of a count poll for `groups` server groups: the group listing, five counts
+/// per group, and one total to check that every session was counted.
+pub fn count_calls(groups: u64) -> u64 {
+    groups.div_ceil(u64::from(MAX_PAGE_SIZE)).max(1) + 5 * groups + 1
+}
+
+/// What the last poll learned, to plan the next one.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    /// Sessions in the window.
+    sessions: Option<u64>,
+    /// Server groups listed.
+    groups: Option<u64>,
+}
+
 /// Polls application-streaming sessions of one target.
 pub struct AppSessionsCollector {
     /// The target's client, configuration and project ID.
     ctx: Arc<HuaweiTargetContext>,
+    /// What the last poll saw.
+    seen: std::sync::Mutex<Seen>,
+}
+
+/// Query parameters shared by every call of one poll.
+struct Window<'a> {
+    project_id: &'a str,
+    begin: DateTime<Utc>,
+    end: DateTime<Utc>,
 }
 
 impl AppSessionsCollector {
     /// A collector for the target behind `ctx`.
     pub fn new(ctx: Arc<HuaweiTargetContext>) -> Self {
-        AppSessionsCollector { ctx }
+        AppSessionsCollector {
+            ctx,
+            seen: std::sync::Mutex::new(Seen::default()),
+        }
     }
 
     async fn poll_once(
@@ -71,16 +132,63 @@ impl AppSessionsCollector {
         let project_id = self.ctx.project_id().await?;
         let lookback = chrono::Duration::from_std(self.ctx.target.session_lookback)
             .unwrap_or(chrono::Duration::MAX);
-        let begin = now
-            .checked_sub_signed(lookback)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let mut tally = SessionTally::default();
-        let mut query = ListSessionsQuery {
-            begin,
+        let window = Window {
+            project_id,
+            begin: now
+                .checked_sub_signed(lookback)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
             end: now,
-            limit: MAX_PAGE_SIZE,
-            offset: 0,
         };
+        let plan = match self.ctx.target.session_plan {
+            SessionPlan::Auto => self.plan(&window).await?,
+            fixed => fixed,
+        };
+        let tally = match plan {
+            SessionPlan::Counts => match self.by_counts(&window).await? {
+                Some(tally) => tally,
+                None => self.by_paging(&window).await?,
+            },
+            _ => self.by_paging(&window).await?,
+        };
+        let series = self.ctx.series(project_id);
+        let gauge = series.gauge_vec(
+            APP_SESSIONS,
+            "Application-streaming sessions started in the lookback window, by server group and session state; refreshed every poll interval.",
+            &["server_group", "session_state"],
+        );
+        for (group, states) in &tally.groups {
+            for (state, n) in states {
+                gauge
+                    .with_label_values(&[group.as_str(), state.as_str()])
+                    .set(*n as f64);
+            }
+        }
+        Ok(series.finish())
+    }
+
+    /// Chooses the cheaper plan from what the last poll saw. Without history, one
+    /// `limit=1` call gives the number of sessions; when paging them would take more
+    /// than a few calls, the server groups are counted too.
+    async fn plan(&self, window: &Window<'_>) -> Result<SessionPlan, CollectError> {
+        let mut seen = *self.seen.lock().expect("plan lock");
+        if seen.sessions.is_none() {
+            seen.sessions = Some(self.count(window, None, None).await?);
+        }
+        let sessions = seen.sessions.unwrap_or(0);
+        if seen.groups.is_none() && paging_calls(sessions) > count_calls(1) {
+            seen.groups = Some(self.list_groups(window).await?.len() as u64);
+        }
+        *self.seen.lock().expect("plan lock") = seen;
+        Ok(match seen.groups {
+            Some(groups) if count_calls(groups) < paging_calls(sessions) => SessionPlan::Counts,
+            _ => SessionPlan::Paging,
+        })
+    }
+
+    /// Reads every session of the window, page by page.
+    async fn by_paging(&self, window: &Window<'_>) -> Result<SessionTally, CollectError> {
+        let mut tally = SessionTally::default();
+        let mut query = ListSessionsQuery::window(window.begin, window.end);
         let mut total: Option<u64> = None;
         let data_error = |problem: String| CollectError::Data {
             api: API_LIST_SESSIONS,
@@ -90,7 +198,7 @@ impl AppSessionsCollector {
             let page = workspace_app::list_sessions(
                 &self.ctx.client,
                 &self.ctx.target.app_endpoint,
-                project_id,
+                window.project_id,
                 &query,
             )
             .await?;
@@ -124,21 +232,129 @@ impl AppSessionsCollector {
                 )));
             }
         }
+        let mut seen = self.seen.lock().expect("plan lock");
+        seen.sessions = total;
+        Ok(tally)
+    }
 
-        let series = self.ctx.series(project_id);
-        let gauge = series.gauge_vec(
-            APP_SESSIONS,
-            "Application-streaming sessions started in the lookback window, by server group and session state; refreshed every poll interval.",
-            &["server_group", "session_state"],
-        );
-        for (group, states) in &tally.groups {
-            for (state, n) in states {
-                gauge
-                    .with_label_values(&[group.as_str(), state.as_str()])
-                    .set(*n as f64);
+    /// Counts sessions per listed server group and known state. Returns `None` when
+    /// the counts do not add up to the total (sessions in other states, or outside
+    /// the listed groups): only paging sees those.
+    async fn by_counts(&self, window: &Window<'_>) -> Result<Option<SessionTally>, CollectError> {
+        let groups = self.list_groups(window).await?;
+        let total = self.count(window, None, None).await?;
+        let queries: Vec<(usize, usize)> = (0..groups.len())
+            .flat_map(|g| (0..UPSTREAM_STATES.len()).map(move |s| (g, s)))
+            .collect();
+        let counts: Vec<Result<(usize, usize, u64), CollectError>> =
+            futures_util::stream::iter(queries)
+                .map(|(g, s)| {
+                    let group_id = groups[g].id.clone();
+                    async move {
+                        let n = self
+                            .count(window, Some(UPSTREAM_STATES[s].0), Some(group_id))
+                            .await?;
+                        Ok((g, s, n))
+                    }
+                })
+                .buffer_unordered(4)
+                .collect()
+                .await;
+        let mut per_group = vec![[0u64; 5]; groups.len()];
+        let mut sum = 0u64;
+        for c in counts {
+            let (g, s, n) = c?;
+            per_group[g][s] = n;
+            sum = sum.saturating_add(n);
+        }
+        {
+            let mut seen = self.seen.lock().expect("plan lock");
+            seen.sessions = Some(total);
+            seen.groups = Some(groups.len() as u64);
+        }
+        if sum != total {
+            tracing::debug!(
+                target_name = %self.ctx.target.name,
+                counted = sum,
+                total,
+                "session counts do not add up (other states, ungrouped sessions, or churn); paging instead"
+            );
+            return Ok(None);
+        }
+        let mut tally = SessionTally::default();
+        for (group, counts) in groups.iter().zip(per_group) {
+            if counts.iter().all(|n| *n == 0) {
+                continue;
+            }
+            let label = group
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(group.id.as_str());
+            let states = tally
+                .groups
+                .entry(label.to_string())
+                .or_insert_with(|| KNOWN_STATES.iter().map(|s| (s.to_string(), 0)).collect());
+            for ((_, state), n) in UPSTREAM_STATES.iter().zip(counts) {
+                *states.entry(state.to_string()).or_insert(0) += n;
             }
         }
-        Ok(series.finish())
+        Ok(Some(tally))
+    }
+
+    /// The number of sessions matching the filters, from one `limit=1` call.
+    async fn count(
+        &self,
+        window: &Window<'_>,
+        state: Option<&'static str>,
+        group: Option<String>,
+    ) -> Result<u64, CollectError> {
+        let mut query = ListSessionsQuery::window(window.begin, window.end);
+        query.limit = 1;
+        query.session_state = state;
+        query.app_server_group_id = group;
+        let page = workspace_app::list_sessions(
+            &self.ctx.client,
+            &self.ctx.target.app_endpoint,
+            window.project_id,
+            &query,
+        )
+        .await?;
+        plausible(API_LIST_SESSIONS, || "count".to_string(), page.count)
+    }
+
+    /// Every server group, page by page.
+    async fn list_groups(&self, window: &Window<'_>) -> Result<Vec<ServerGroup>, CollectError> {
+        let mut groups = Vec::new();
+        loop {
+            let page = workspace_app::list_app_server_groups(
+                &self.ctx.client,
+                &self.ctx.target.app_endpoint,
+                window.project_id,
+                groups.len() as u64,
+            )
+            .await?;
+            plausible(
+                API_LIST_APP_SERVER_GROUPS,
+                || "count".to_string(),
+                page.count,
+            )?;
+            let before = groups.len();
+            groups.extend(page.items);
+            if groups.len() as u64 >= page.count {
+                return Ok(groups);
+            }
+            if groups.len() == before {
+                return Err(CollectError::Data {
+                    api: API_LIST_APP_SERVER_GROUPS,
+                    problem: format!(
+                        "page at offset {before} is empty although count says {} groups",
+                        page.count
+                    ),
+                });
+            }
+        }
     }
 }
 

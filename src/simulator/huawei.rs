@@ -41,6 +41,7 @@ pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, 
         ["v2", _, "connections", "status"] => Route::ConnectionsStatus,
         ["v2", _, "connections", "online-users"] => Route::OnlineUsers,
         ["v1", _, "session", "list-sessions"] => Route::ListSessions,
+        ["v1", _, "app-server-groups"] => Route::ListServerGroups,
         ["v2", _, "connections", "desktops", "export"] => Route::ExportConnections,
         _ => {
             return Err(Rejected::Other(Box::new(error(
@@ -98,6 +99,7 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
         }
         Route::ListSessions => list_sessions(scenario, req),
         Route::ExportConnections => export_connections(scenario, req),
+        Route::ListServerGroups => list_server_groups(scenario, req),
         Route::SagUserOnlineClients | Route::SagClientUsers => {
             error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API")
         }
@@ -174,6 +176,38 @@ pub(crate) fn list_sessions_with(
     json_reply(
         StatusCode::OK,
         &json!({"count": count, "items": items}),
+        "x-request-id",
+    )
+}
+
+fn list_server_groups(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
+    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
+    let limit = match req.param("limit").map(str::parse::<u64>) {
+        None => 10,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        _ => return bad("limit must be an integer from 1 to 100"),
+    };
+    let offset = match req.param("offset").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        _ => return bad("offset must be a non-negative integer"),
+    };
+    let groups = scenario.server_groups();
+    let items: Vec<_> = groups
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|(id, name)| {
+            let mut item = json!({"id": id, "app_server_count": 2, "os_type": "Windows"});
+            if let Some(name) = name {
+                item["name"] = json!(name);
+            }
+            item
+        })
+        .collect();
+    json_reply(
+        StatusCode::OK,
+        &json!({"count": groups.len(), "items": items}),
         "x-request-id",
     )
 }

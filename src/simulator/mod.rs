@@ -40,6 +40,8 @@ pub enum Route {
     OnlineUsers,
     /// Huawei `GET /v1/{project_id}/session/list-sessions`.
     ListSessions,
+    /// Huawei `GET /v1/{project_id}/app-server-groups`.
+    ListServerGroups,
     /// Huawei `GET /v2/{project_id}/connections/desktops/export`.
     ExportConnections,
     /// Alibaba SAG `DescribeUserOnlineClients`.
@@ -76,11 +78,12 @@ pub enum Fault {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 8] = [
         Route::IamProjects,
         Route::ConnectionsStatus,
         Route::OnlineUsers,
         Route::ListSessions,
+        Route::ListServerGroups,
         Route::ExportConnections,
         Route::SagUserOnlineClients,
         Route::SagClientUsers,

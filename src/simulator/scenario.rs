@@ -63,6 +63,9 @@ pub struct Scenario {
     pub time_counts: Vec<String>,
     /// Sessions served by list-sessions, in this order.
     pub sessions: Vec<SimSession>,
+    /// Server groups listed by app-server-groups as (id, name); when empty, the groups
+    /// the sessions name are listed.
+    pub server_groups: Vec<(String, Option<String>)>,
     /// Credentials the SAG side accepts (access key = AccessKey ID).
     pub sag_credentials: Vec<SimCredential>,
     /// SAG APP instances.
@@ -137,6 +140,7 @@ impl Scenario {
             desktop_groups: Vec::new(),
             time_counts: Vec::new(),
             sessions: Vec::new(),
+            server_groups: Vec::new(),
             sag_credentials: vec![SimCredential {
                 access_key: DEMO_SAG_ACCESS_KEY_ID.into(),
                 secret_key: DEMO_SAG_ACCESS_KEY_SECRET.into(),
@@ -236,6 +240,22 @@ impl Scenario {
             },
         ];
         s
+    }
+
+    /// The server groups app-server-groups lists.
+    pub fn server_groups(&self) -> Vec<(String, Option<String>)> {
+        if !self.server_groups.is_empty() {
+            return self.server_groups.clone();
+        }
+        let mut groups: Vec<(String, Option<String>)> = Vec::new();
+        for s in &self.sessions {
+            if let Some(id) = &s.server_group_id
+                && !groups.iter().any(|(g, _)| g == id)
+            {
+                groups.push((id.clone(), s.server_group_name.clone()));
+            }
+        }
+        groups
     }
 
     /// Total desktops in use now.

@@ -10,6 +10,8 @@ use super::client::{ApiError, ApiRequest, HuaweiClient};
 
 /// `api` label of list-sessions.
 pub const API_LIST_SESSIONS: &str = "list_sessions";
+/// `api` label of the server-group listing.
+pub const API_LIST_APP_SERVER_GROUPS: &str = "list_app_server_groups";
 
 /// Largest page the API serves.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -49,6 +51,65 @@ pub struct ListSessionsQuery {
     pub limit: u32,
     /// Items to skip.
     pub offset: u64,
+    /// Only sessions in this upstream state (e.g. `Active`).
+    pub session_state: Option<&'static str>,
+    /// Only sessions of this server group.
+    pub app_server_group_id: Option<String>,
+}
+
+impl ListSessionsQuery {
+    /// Every session of the window, page by page from `offset` 0.
+    pub fn window(begin: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        ListSessionsQuery {
+            begin,
+            end,
+            limit: MAX_PAGE_SIZE,
+            offset: 0,
+            session_state: None,
+            app_server_group_id: None,
+        }
+    }
+}
+
+/// One page of `GET /v1/{project_id}/app-server-groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServerGroupPage {
+    /// Server groups in total.
+    pub count: u64,
+    /// This page's groups.
+    #[serde(default)]
+    pub items: Vec<ServerGroup>,
+}
+
+/// One application-streaming server group.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServerGroup {
+    /// Group ID.
+    pub id: String,
+    /// Group name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Fetches one page of server groups.
+pub async fn list_app_server_groups(
+    client: &HuaweiClient,
+    endpoint: &Url,
+    project_id: &str,
+    offset: u64,
+) -> Result<ServerGroupPage, ApiError> {
+    client
+        .get_json(&ApiRequest {
+            api: API_LIST_APP_SERVER_GROUPS,
+            endpoint,
+            path: format!("/v1/{project_id}/app-server-groups"),
+            query: vec![
+                ("offset".into(), offset.to_string()),
+                ("limit".into(), MAX_PAGE_SIZE.to_string()),
+            ],
+            project_id: Some(project_id),
+        })
+        .await
 }
 
 /// Formats a time the way list-sessions wants it: `2024-02-27T03:47:51.182Z`.
@@ -68,12 +129,21 @@ pub async fn list_sessions(
             api: API_LIST_SESSIONS,
             endpoint,
             path: format!("/v1/{project_id}/session/list-sessions"),
-            query: vec![
-                ("query_begin_time".into(), format_query_time(query.begin)),
-                ("query_end_time".into(), format_query_time(query.end)),
-                ("limit".into(), query.limit.to_string()),
-                ("offset".into(), query.offset.to_string()),
-            ],
+            query: {
+                let mut q = vec![
+                    ("query_begin_time".into(), format_query_time(query.begin)),
+                    ("query_end_time".into(), format_query_time(query.end)),
+                    ("limit".into(), query.limit.to_string()),
+                    ("offset".into(), query.offset.to_string()),
+                ];
+                if let Some(state) = query.session_state {
+                    q.push(("session_state".into(), state.into()));
+                }
+                if let Some(group) = &query.app_server_group_id {
+                    q.push(("app_server_group_id".into(), group.clone()));
+                }
+                q
+            },
             project_id: Some(project_id),
         })
         .await
