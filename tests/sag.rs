@@ -88,8 +88,13 @@ async fn run(
     let (config, _dir) = load_config(&config(&sim.url(), secret));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
-    let exporter =
-        workspace_exporter::exporter::start(&config, None, listener, shutdown.clone()).unwrap();
+    let exporter = workspace_exporter::exporter::start(
+        &config,
+        Default::default(),
+        listener,
+        shutdown.clone(),
+    )
+    .unwrap();
     exporter.ready().await;
     let text = reqwest::get(format!("http://{}/metrics", exporter.local_addr()))
         .await
@@ -176,7 +181,28 @@ async fn exports_online_clients_of_configured_and_discovered_accounts() {
                 ("code", "200")
             ]
         ),
-        Some(14.0)
+        // Detail only for the 8 accounts of sag-hq with clients online; sag-branch's
+        // statistics call is refused (one invalid name), so its 3 accounts are asked
+        // one by one.
+        Some(10.0)
+    );
+    let statistics = |code: &str| {
+        m.value(
+            "workspace_exporter_api_requests_total",
+            &[
+                ("api", "describe_user_online_client_statistics"),
+                ("code", code),
+            ],
+        )
+    };
+    assert_eq!(statistics("200"), Some(1.0));
+    assert_eq!(statistics("400"), Some(1.0));
+    assert_eq!(
+        m.value(
+            "workspace_exporter_poll_api_calls",
+            &[("collector", "sag_online_clients")]
+        ),
+        Some((3 + 2 + 8 + 3) as f64)
     );
     assert_eq!(sim.rejected_signatures(), 0);
     shutdown.cancel();
@@ -199,4 +225,54 @@ async fn a_bad_signature_is_rejected() {
     );
     assert!(!m.text.contains("wrong-secret"));
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn client_detail_is_fetched_only_for_accounts_with_clients_online() {
+    let mut s = Scenario::empty();
+    s.sag_instances = vec![SimSagInstance {
+        smartag_id: "sag-big".into(),
+        region: "cn-shanghai".into(),
+        users: (0..120)
+            .map(|i| {
+                if i % 30 == 0 {
+                    user(&format!("u{i:03}"), &[("10.1.0.1", 1_700_000_000)])
+                } else {
+                    user(&format!("u{i:03}"), &[])
+                }
+            })
+            .collect(),
+    }];
+    let sim = common::start_sim(s).await;
+    let toml = config(&sim.url(), DEMO_SAG_ACCESS_KEY_SECRET)
+        .split("[[alibabacloud_sag.instances]]")
+        .next()
+        .unwrap()
+        .to_string()
+        + "[[alibabacloud_sag.instances]]\nsmartag_id = \"sag-big\"\n";
+    let h = common::start_exporter(sim, &toml).await;
+    let m = h.scrape().await;
+    assert_eq!(
+        m.find("alibabacloud_sag_user_online_clients", &[]).len(),
+        120
+    );
+    assert_eq!(
+        m.find(
+            "alibabacloud_sag_client_online_since_timestamp_seconds",
+            &[]
+        )
+        .len(),
+        4
+    );
+    // 3 pages of accounts (50 each), 3 statistics calls (50 each), 4 detail calls.
+    assert_eq!(h.sim.requests(Route::SagClientUsers), 3);
+    assert_eq!(h.sim.requests(Route::SagStatistics), 3);
+    assert_eq!(h.sim.requests(Route::SagUserOnlineClients), 4);
+    assert_eq!(
+        m.value(
+            "workspace_exporter_poll_api_calls",
+            &[("collector", "sag_online_clients")]
+        ),
+        Some(10.0)
+    );
 }

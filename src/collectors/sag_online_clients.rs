@@ -1,7 +1,9 @@
 //! `sag_online_clients`: which Smart Access Gateway client accounts are online, and
 //! since when, per SAG APP instance. Accounts come from the configuration or, when not
-//! configured, from DescribeSmartAccessGatewayClientUsers (every page). Each account is
-//! one DescribeUserOnlineClients call, run with bounded concurrency. An account or
+//! configured, from DescribeSmartAccessGatewayClientUsers (every page).
+//! DescribeUserOnlineClientStatistics tells, 50 accounts per call, which accounts have
+//! clients online; only those get a DescribeUserOnlineClients call for the detail. Calls
+//! run with bounded concurrency. An account or
 //! instance that fails is logged with the upstream code and message and has no series
 //! this poll; the others still export, and the poll counts as failed (`up` = 0).
 
@@ -13,7 +15,9 @@ use futures_util::stream;
 
 use super::{CollectError, Collector, PollFuture, SeriesBuilder};
 use crate::cloud::alibaba::AlibabaClient;
-use crate::cloud::alibaba::sag::{self, API_DESCRIBE_CLIENT_USERS, CLIENT_USERS_PAGE_SIZE};
+use crate::cloud::alibaba::sag::{
+    self, API_DESCRIBE_CLIENT_USERS, CLIENT_USERS_PAGE_SIZE, STATISTICS_BATCH,
+};
 use crate::cloud::http::ApiError;
 use crate::config::SagTarget;
 
@@ -81,6 +85,59 @@ impl SagOnlineClientsCollector {
         Ok(users)
     }
 
+    /// Splits the accounts into those with clients online (to ask for detail) and those
+    /// without, using DescribeUserOnlineClientStatistics (50 accounts per call). A batch
+    /// the statistics call rejects (for example one invalid user name) is asked for
+    /// account by account, so one bad account does not hide the others.
+    async fn online_accounts(
+        &self,
+        work: Vec<(String, String)>,
+    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let mut batches: Vec<(String, Vec<String>)> = Vec::new();
+        for (smartag_id, user) in work {
+            match batches.last_mut() {
+                Some((id, users)) if *id == smartag_id && users.len() < STATISTICS_BATCH => {
+                    users.push(user)
+                }
+                _ => batches.push((smartag_id, vec![user])),
+            }
+        }
+        let answers: Vec<_> = stream::iter(batches)
+            .map(|(smartag_id, users)| async move {
+                let answer = sag::describe_user_online_client_statistics(
+                    &self.client,
+                    &self.target.endpoint,
+                    &self.target.region,
+                    &smartag_id,
+                    &users,
+                )
+                .await;
+                (smartag_id, users, answer)
+            })
+            .buffer_unordered(self.target.concurrency)
+            .collect()
+            .await;
+        let (mut detail, mut offline) = (Vec::new(), Vec::new());
+        for (smartag_id, users, answer) in answers {
+            match answer {
+                Ok(stats) => {
+                    let counts: BTreeMap<&str, u64> = stats.counts().collect();
+                    for user in users {
+                        match counts.get(user.as_str()) {
+                            Some(0) => offline.push((smartag_id.clone(), user)),
+                            _ => detail.push((smartag_id.clone(), user)),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(target_name = %self.target.name, smartag_id = %smartag_id, error = %e, "statistics call failed; asking account by account");
+                    detail.extend(users.into_iter().map(|u| (smartag_id.clone(), u)));
+                }
+            }
+        }
+        (detail, offline)
+    }
+
     async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
         let mut failures: Vec<String> = Vec::new();
         let mut work: Vec<(String, String)> = Vec::new();
@@ -105,6 +162,7 @@ impl SagOnlineClientsCollector {
             }
         }
 
+        let (work, offline) = self.online_accounts(work).await;
         let results: Vec<UserResult> = stream::iter(work)
             .map(|(smartag_id, user)| async move {
                 let clients = sag::describe_user_online_clients(
@@ -136,6 +194,11 @@ impl SagOnlineClientsCollector {
             "Unix time at which the SAG APP client at client_ip connected; refreshed every poll interval.",
             &["smartag_id", "user", "client_ip"],
         );
+        for (smartag_id, user) in &offline {
+            online
+                .with_label_values(&[smartag_id.as_str(), user.as_str()])
+                .set(0.0);
+        }
         for r in results {
             let answer = match r.clients {
                 Ok(a) => a,

@@ -100,7 +100,7 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
         Route::ListSessions => list_sessions(scenario, req),
         Route::ExportConnections => export_connections(scenario, req),
         Route::ListServerGroups => list_server_groups(scenario, req),
-        Route::SagUserOnlineClients | Route::SagClientUsers => {
+        Route::SagUserOnlineClients | Route::SagClientUsers | Route::SagStatistics => {
             error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API")
         }
     }

@@ -48,6 +48,8 @@ pub enum Route {
     SagUserOnlineClients,
     /// Alibaba SAG `DescribeSmartAccessGatewayClientUsers`.
     SagClientUsers,
+    /// Alibaba SAG `DescribeUserOnlineClientStatistics`.
+    SagStatistics,
 }
 
 /// A failure the simulator injects on a route.
@@ -78,7 +80,7 @@ pub enum Fault {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 9] = [
         Route::IamProjects,
         Route::ConnectionsStatus,
         Route::OnlineUsers,
@@ -87,6 +89,7 @@ impl Route {
         Route::ExportConnections,
         Route::SagUserOnlineClients,
         Route::SagClientUsers,
+        Route::SagStatistics,
     ];
 }
 

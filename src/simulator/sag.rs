@@ -46,6 +46,7 @@ pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, 
     match req.header("x-acs-action") {
         Some("DescribeUserOnlineClients") => Ok(Route::SagUserOnlineClients),
         Some("DescribeSmartAccessGatewayClientUsers") => Ok(Route::SagClientUsers),
+        Some("DescribeUserOnlineClientStatistics") => Ok(Route::SagStatistics),
         other => Err(Rejected::Other(Box::new(error(
             StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",
@@ -125,6 +126,33 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
                 "PageSize": size,
                 "Users": {"User": users},
             }))
+        }
+        Route::SagStatistics => {
+            let names: Vec<&str> = req
+                .query
+                .iter()
+                .filter(|(k, _)| k.starts_with("UserNames."))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if names.is_empty() {
+                return bad("ClientUser.NameEmpty", "You must specify UserNames.");
+            }
+            if names.len() > 50 {
+                return bad("InvalidParameter", "At most 50 UserNames are allowed.");
+            }
+            let mut statistics = Vec::new();
+            for name in names {
+                let Some(user) = instance.users.iter().find(|u| u.name == name) else {
+                    return bad(
+                        "ClientUser.NameInvalid",
+                        "The specified UserName is invalid.",
+                    );
+                };
+                statistics.push(json!({"UserName": user.name, "OnlineCount": user.clients.len()}));
+            }
+            ok(
+                json!({"RequestId": "SIM-REQUEST-0003", "UserStatistics": {"Statistics": statistics}}),
+            )
         }
         _ => bad("InvalidAction.NotFound", "not an SAG API"),
     }

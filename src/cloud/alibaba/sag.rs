@@ -13,6 +13,10 @@ pub const VERSION: &str = "2018-03-13";
 pub const API_DESCRIBE_USER_ONLINE_CLIENTS: &str = "describe_user_online_clients";
 /// `api` label of DescribeSmartAccessGatewayClientUsers.
 pub const API_DESCRIBE_CLIENT_USERS: &str = "describe_client_users";
+/// `api` label of DescribeUserOnlineClientStatistics.
+pub const API_DESCRIBE_ONLINE_CLIENT_STATISTICS: &str = "describe_user_online_client_statistics";
+/// Most accounts per DescribeUserOnlineClientStatistics call.
+pub const STATISTICS_BATCH: usize = 50;
 /// Page size requested when listing client accounts.
 pub const CLIENT_USERS_PAGE_SIZE: u32 = 50;
 
@@ -134,6 +138,90 @@ pub async fn describe_client_users(
                 ("PageNumber".into(), page_number.to_string()),
                 ("PageSize".into(), CLIENT_USERS_PAGE_SIZE.to_string()),
             ],
+        })
+        .await
+}
+
+/// Answer of DescribeUserOnlineClientStatistics.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineClientStatistics {
+    /// `UserStatistics.Statistics[]`.
+    #[serde(default)]
+    pub user_statistics: Option<StatisticsList>,
+}
+
+/// `UserStatistics` of DescribeUserOnlineClientStatistics.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StatisticsList {
+    /// One entry per account asked about.
+    #[serde(rename = "Statistics", default)]
+    pub statistics: Vec<UserStatistic>,
+}
+
+/// Online clients of one account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserStatistic {
+    /// Account name.
+    pub user_name: String,
+    /// Clients online (the API may send it as a number or a string).
+    #[serde(deserialize_with = "count_from_number_or_string")]
+    pub online_count: u64,
+}
+
+fn count_from_number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Number(u64),
+        Text(String),
+    }
+    match Count::deserialize(d)? {
+        Count::Number(n) => Ok(n),
+        Count::Text(t) => t
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("OnlineCount {t:?} is not a count"))),
+    }
+}
+
+impl OnlineClientStatistics {
+    /// (account, online clients) pairs.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.user_statistics.iter().flat_map(|s| {
+            s.statistics
+                .iter()
+                .map(|u| (u.user_name.as_str(), u.online_count))
+        })
+    }
+}
+
+/// Asks how many clients each of up to [`STATISTICS_BATCH`] accounts has online.
+pub async fn describe_user_online_client_statistics(
+    client: &AlibabaClient,
+    endpoint: &Url,
+    region: &str,
+    smartag_id: &str,
+    users: &[String],
+) -> Result<OnlineClientStatistics, ApiError> {
+    let mut query = vec![
+        ("RegionId".to_string(), region.to_string()),
+        ("SmartAGId".to_string(), smartag_id.to_string()),
+    ];
+    query.extend(
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (format!("UserNames.{}", i + 1), u.clone())),
+    );
+    client
+        .call(&RpcRequest {
+            api: API_DESCRIBE_ONLINE_CLIENT_STATISTICS,
+            action: "DescribeUserOnlineClientStatistics",
+            version: VERSION,
+            endpoint,
+            query,
         })
         .await
 }
