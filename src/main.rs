@@ -84,6 +84,28 @@ enum Command {
     Demo(DemoArgs),
     /// Download the desktop connection records file of a [[huaweicloud]] target.
     ExportConnections(ExportArgs),
+    /// Run only the simulated clouds (for benchmarks and manual testing); prints the
+    /// URL and the credentials they accept.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long = "listen-address", default_value = "127.0.0.1:0")]
+    listen_address: SocketAddr,
+    /// Desktop groups (0: the demo's data).
+    #[arg(long = "desktop-groups", default_value_t = 0)]
+    desktop_groups: usize,
+    /// Application server groups.
+    #[arg(long = "server-groups", default_value_t = 200)]
+    server_groups: usize,
+    /// Application-streaming sessions.
+    #[arg(long, default_value_t = 100_000)]
+    sessions: usize,
+    /// SAG client accounts on the first instance.
+    #[arg(long = "sag-users", default_value_t = 5_000)]
+    sag_users: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +174,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        Some(Command::Simulate(args)) => run_or_report(run_simulator(args)),
         Some(Command::ExportConnections(args)) => {
             let config = match load_config(&cli) {
                 Ok((c, _)) => c,
@@ -361,6 +384,46 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
+    use workspace_exporter::simulator::{Scenario, Simulator, scenario};
+    let scenario = if args.desktop_groups == 0 {
+        Scenario::demo()
+    } else {
+        Scenario::large(
+            args.desktop_groups,
+            args.server_groups,
+            args.sessions,
+            args.sag_users,
+        )
+    };
+    runtime()?.block_on(async {
+        let listener = TcpListener::bind(args.listen_address)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen_address))?;
+        let simulator = Simulator::start(listener, scenario)?;
+        // Printed on stdout for scripts: URL, then the credentials it accepts.
+        println!("url={}", simulator.url());
+        println!(
+            "huawei_region={} huawei_access_key={} huawei_secret_key={}",
+            scenario::DEMO_REGION,
+            scenario::DEMO_ACCESS_KEY,
+            scenario::DEMO_SECRET_KEY
+        );
+        println!(
+            "sag_region={} sag_access_key_id={} sag_access_key_secret={} sag_instance={}",
+            scenario::DEMO_SAG_REGION,
+            scenario::DEMO_SAG_ACCESS_KEY_ID,
+            scenario::DEMO_SAG_ACCESS_KEY_SECRET,
+            scenario::DEMO_SAG_INSTANCES[0]
+        );
+        let token = CancellationToken::new();
+        shutdown::install(token.clone(), None).context("cannot install signal handlers")?;
+        token.cancelled().await;
+        drop(simulator);
+        Ok(())
+    })
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {

@@ -258,6 +258,71 @@ impl Scenario {
         groups
     }
 
+    /// A large tenant for benchmarks: `desktop_groups` desktop groups, `server_groups`
+    /// application server groups holding `sessions` sessions in the documented states,
+    /// and `sag_users` SAG client accounts (one in five online) on one instance.
+    pub fn large(
+        desktop_groups: usize,
+        server_groups: usize,
+        sessions: usize,
+        sag_users: usize,
+    ) -> Self {
+        let mut s = Scenario::empty();
+        s.desktop_groups = (0..desktop_groups)
+            .map(|i| {
+                let n = 20 + (i as u64 % 50);
+                SimDesktopGroup {
+                    static_name: format!("desktop-group-{i:04}"),
+                    running_num: n,
+                    attached_num: n,
+                    in_use_num: n / 2,
+                    ready_num: n - n / 2 - 1,
+                    disconnected_num: 1,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        s.server_groups = (0..server_groups.max(1))
+            .map(|g| (format!("asg-{g:04}"), Some(format!("Server group {g}"))))
+            .collect();
+        let states = [
+            "Active",
+            "Disconnected",
+            "AppcInit",
+            "SignedOut",
+            "InitFail",
+        ];
+        s.sessions = (0..sessions)
+            .map(|i| {
+                let (id, name) = &s.server_groups[i % s.server_groups.len()];
+                SimSession {
+                    server_group_id: Some(id.clone()),
+                    server_group_name: name.clone(),
+                    state: states[(i / 7) % 5].into(),
+                }
+            })
+            .collect();
+        s.sag_instances = vec![SimSagInstance {
+            smartag_id: DEMO_SAG_INSTANCES[0].into(),
+            region: DEMO_SAG_REGION.into(),
+            users: (0..sag_users)
+                .map(|i| SimSagUser {
+                    name: format!("user{i:05}"),
+                    clients: if i % 5 == 0 {
+                        vec![(
+                            format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256),
+                            1_795_000_000,
+                        )]
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+        }];
+        s.time_counts = vec!["00:00 : 10".into(), "01:00 : 20".into()];
+        s
+    }
+
     /// Total desktops in use now.
     pub fn users_in_use(&self) -> u64 {
         self.desktop_groups.iter().map(|g| g.in_use_num).sum()
