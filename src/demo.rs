@@ -23,9 +23,13 @@ pub const DEMO_STEP: Duration = Duration::from_secs(5);
 pub fn demo_config(
     sim_url: &str,
     listen_address: std::net::SocketAddr,
-    interval: Duration,
+    options: &DemoOptions,
 ) -> Result<Config, ConfigError> {
-    let interval = humantime::format_duration(interval);
+    let interval = humantime::format_duration(options.interval);
+    // Under chaos the simulator sends 64 MiB bodies; a 4 MiB limit refuses them just
+    // as well and keeps the soak test's memory readings about leaks, not about how the
+    // allocator keeps a 32 MiB buffer around.
+    let max_body_bytes = if options.chaos { 4 << 20 } else { crate::config::DEFAULT_MAX_BODY_BYTES };
     let toml = format!(
         r#"
 [server]
@@ -35,6 +39,7 @@ listen_address = "{listen_address}"
 interval = "{interval}"
 timeout = "5s"
 rate_limit_per_minute = 600
+max_body_bytes = {max_body_bytes}
 
 [[huaweicloud]]
 name = "demo"
@@ -111,7 +116,7 @@ pub async fn start(
     let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
     let simulator = Simulator::start(sim_listener, Scenario::demo())?;
     tracing::info!(simulator = %simulator.url(), chaos = options.chaos, "simulated clouds started");
-    let config = demo_config(&simulator.url(), listener.local_addr()?, options.interval)
+    let config = demo_config(&simulator.url(), listener.local_addr()?, &options)
         .map_err(|e| StartError::Config(format!("--demo.interval: {e}")))?;
     let start_options = exporter::StartOptions {
         config_file: None,
