@@ -29,7 +29,11 @@ pub fn demo_config(
     // Under chaos the simulator sends 64 MiB bodies; a 4 MiB limit refuses them just
     // as well and keeps the soak test's memory readings about leaks, not about how the
     // allocator keeps a 32 MiB buffer around.
-    let max_body_bytes = if options.chaos { 4 << 20 } else { crate::config::DEFAULT_MAX_BODY_BYTES };
+    let max_body_bytes = if options.chaos {
+        4 << 20
+    } else {
+        crate::config::DEFAULT_MAX_BODY_BYTES
+    };
     let toml = format!(
         r#"
 [server]
@@ -121,6 +125,7 @@ pub async fn start(
     let start_options = exporter::StartOptions {
         config_file: None,
         web: options.web.clone(),
+        direct: true,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();

@@ -194,7 +194,7 @@ pub async fn export(
     output: &Output,
 ) -> Result<ExportSummary, ExportError> {
     let (target, query) = request.validate(config)?;
-    let http = crate::exporter::http_client(config.poll.timeout)?;
+    let http = crate::exporter::http_client(config.poll.timeout, true)?;
     let mut settings = ClientSettings::new(
         &target.name,
         &target.poll,

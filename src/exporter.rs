@@ -61,6 +61,9 @@ pub struct StartOptions {
     pub config_file: Option<ConfigFile>,
     /// `--web.config.file`: TLS, basic auth and headers for the HTTP server.
     pub web: Option<Arc<WebConfigSource>>,
+    /// Connect to the cloud directly, ignoring `HTTP(S)_PROXY` (the demo's simulator
+    /// is on loopback).
+    pub direct: bool,
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.
@@ -115,9 +118,13 @@ pub fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<RunningExporter, StartError> {
-    let StartOptions { config_file, web } = options;
+    let StartOptions {
+        config_file,
+        web,
+        direct,
+    } = options;
     let local_addr = listener.local_addr()?;
-    let http = http_client(config.poll.timeout)?;
+    let http = http_client(config.poll.timeout, !direct)?;
     let self_metrics = Arc::new(SelfMetrics::new());
     self_metrics.record_reload(true, now_unix_seconds());
     let store = Arc::new(Store::new(self_metrics.clone()));
@@ -315,9 +322,15 @@ fn now_unix_seconds() -> f64 {
 }
 
 /// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
-/// timeout; each request sets its own total timeout.
-pub fn http_client(connect_timeout: std::time::Duration) -> Result<reqwest::Client, StartError> {
-    reqwest::Client::builder()
+/// timeout; each request sets its own total timeout. With `proxy`, the usual
+/// `HTTP(S)_PROXY` / `NO_PROXY` environment variables apply.
+pub fn http_client(
+    connect_timeout: std::time::Duration,
+    proxy: bool,
+) -> Result<reqwest::Client, StartError> {
+    let builder = reqwest::Client::builder();
+    let builder = if proxy { builder } else { builder.no_proxy() };
+    builder
         .use_rustls_tls()
         .user_agent(crate::USER_AGENT)
         .connect_timeout(connect_timeout)

@@ -210,12 +210,13 @@ fn main() -> ExitCode {
                 println!(
                     "{}: configuration OK ({} target(s), {} collector(s))",
                     cli.config_file.display(),
-                    config.huaweicloud.len(),
-                    config
-                        .huaweicloud
-                        .iter()
-                        .map(|t| t.collectors.len())
-                        .sum::<usize>()
+                    config.target_names().count(),
+                    config.alibabacloud_sag.len()
+                        + config
+                            .huaweicloud
+                            .iter()
+                            .map(|t| t.collectors.len())
+                            .sum::<usize>()
                 );
                 return ExitCode::SUCCESS;
             }
@@ -227,6 +228,7 @@ fn main() -> ExitCode {
                         server_as_written,
                     }),
                     web,
+                    direct: false,
                 },
             ))
         }
@@ -318,6 +320,7 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let token = CancellationToken::new();
+        let tls = web.as_ref().is_some_and(|w| w.active().tls.is_some());
         let options = demo::DemoOptions {
             interval: args.interval,
             chaos: args.chaos,
@@ -325,9 +328,10 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;
+        let scheme = if tls { "https" } else { "http" };
         tracing::info!(
             address = %demo.exporter.local_addr(),
-            "demo running: open http://{}/metrics (Ctrl-C to stop)",
+            "demo running: open {scheme}://{}/metrics (Ctrl-C to stop)",
             demo.exporter.local_addr()
         );
         demo.exporter.wait().await;

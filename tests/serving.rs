@@ -108,7 +108,7 @@ print(len(families))
         .is_ok_and(|s| s.success());
     if !available {
         assert!(
-            std::env::var_os("WORKSPACE_EXPORTER_REQUIRE_PROM_PARSER").is_none(),
+            std::env::var_os("WORKSPACE_EXPORTER_CI").is_none(),
             "python3 with prometheus_client is required"
         );
         eprintln!("python3 prometheus_client not installed: strict OpenMetrics check skipped");

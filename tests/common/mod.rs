@@ -91,6 +91,7 @@ pub async fn start_exporter_with_web(
     let options = exporter::StartOptions {
         config_file: Some(file),
         web,
+        direct: true,
     };
     let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
