@@ -739,24 +739,22 @@ fn resolve_huawei(
     let key = |field: &str| format!("huaweicloud[{i}].{field}");
     let region = region_of(&key("region"), t.region, "cn-north-4")?;
     let name = target_name(&key("name"), t.name, &region)?;
-    let access_key = secret(
+    let access_key = required_secret(
         &key("access_key"),
         t.access_key,
         t.access_key_file,
         "HUAWEICLOUD_SDK_AK",
         base_dir,
         env,
-    )?
-    .ok_or_else(|| missing_secret(&key("access_key"), "HUAWEICLOUD_SDK_AK"))?;
-    let secret_key = secret(
+    )?;
+    let secret_key = required_secret(
         &key("secret_key"),
         t.secret_key,
         t.secret_key_file,
         "HUAWEICLOUD_SDK_SK",
         base_dir,
         env,
-    )?
-    .ok_or_else(|| missing_secret(&key("secret_key"), "HUAWEICLOUD_SDK_SK"))?;
+    )?;
     let security_token = secret(
         &key("security_token"),
         t.security_token,
@@ -887,24 +885,22 @@ fn resolve_sag(
     let key = |field: &str| format!("alibabacloud_sag[{i}].{field}");
     let region = region_of(&key("region"), t.region, "cn-shanghai")?;
     let name = target_name(&key("name"), t.name, &region)?;
-    let access_key_id = secret(
+    let access_key_id = required_secret(
         &key("access_key_id"),
         t.access_key_id,
         t.access_key_id_file,
         "ALIBABA_CLOUD_ACCESS_KEY_ID",
         base_dir,
         env,
-    )?
-    .ok_or_else(|| missing_secret(&key("access_key_id"), "ALIBABA_CLOUD_ACCESS_KEY_ID"))?;
-    let access_key_secret = secret(
+    )?;
+    let access_key_secret = required_secret(
         &key("access_key_secret"),
         t.access_key_secret,
         t.access_key_secret_file,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
         base_dir,
         env,
-    )?
-    .ok_or_else(|| missing_secret(&key("access_key_secret"), "ALIBABA_CLOUD_ACCESS_KEY_SECRET"))?;
+    )?;
     let security_token = secret(
         &key("security_token"),
         t.security_token,
@@ -1005,6 +1001,18 @@ fn resolve_sag(
         concurrency,
         region,
     })
+}
+
+/// A secret that must be present: from its value key, its `*_file` key, or `env_name`.
+fn required_secret(
+    key: &str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+    env_name: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, ConfigError> {
+    secret(key, value, file, env_name, base_dir, env)?.ok_or_else(|| missing_secret(key, env_name))
 }
 
 fn missing_secret(key: &str, env_name: &str) -> ConfigError {

@@ -22,7 +22,7 @@ use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::http::ClientSettings;
 use crate::cloud::huawei::HuaweiClient;
 use crate::collectors::sag_online_clients::SagOnlineClientsCollector;
-use crate::collectors::{self, Collector, HuaweiTargetContext};
+use crate::collectors::{self, HuaweiTargetContext};
 use crate::config::Config;
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
@@ -279,14 +279,7 @@ fn build_jobs(
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
         for collector in collectors::huawei_collectors(ctx) {
-            jobs.push(Job {
-                key: SlotKey {
-                    target: target.name.clone(),
-                    collector: collector.name(),
-                },
-                collector,
-                poll: target.poll.clone(),
-            });
+            jobs.push(Job::new(&target.name, collector, &target.poll));
         }
     }
     for target in &config.alibabacloud_sag {
@@ -300,16 +293,8 @@ fn build_jobs(
                 self_metrics.clone(),
             ),
         );
-        let collector: Arc<dyn Collector> =
-            Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
-        jobs.push(Job {
-            key: SlotKey {
-                target: target.name.clone(),
-                collector: collector.name(),
-            },
-            collector,
-            poll: target.poll.clone(),
-        });
+        let collector = Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
+        jobs.push(Job::new(&target.name, collector, &target.poll));
     }
     jobs
 }

@@ -64,6 +64,20 @@ pub struct Job {
     pub poll: TargetPoll,
 }
 
+impl Job {
+    /// The job polling `collector` of target `target`.
+    pub fn new(target: &str, collector: Arc<dyn Collector>, poll: &TargetPoll) -> Self {
+        Job {
+            key: SlotKey {
+                target: target.to_string(),
+                collector: collector.name(),
+            },
+            collector,
+            poll: poll.clone(),
+        }
+    }
+}
+
 /// Starts one loop per job on `tasks`; loops end when `shutdown` is cancelled.
 pub fn spawn(
     jobs: Vec<Job>,

@@ -275,6 +275,18 @@ pub(crate) struct SimRequest<'a> {
 }
 
 impl SimRequest<'_> {
+    /// The values of the headers an `Authorization` header says were signed.
+    pub fn signed_headers(&self, names: &[String]) -> Result<Vec<(String, String)>, String> {
+        names
+            .iter()
+            .map(|name| {
+                self.header(name)
+                    .map(|value| (name.clone(), value.to_string()))
+                    .ok_or_else(|| format!("signed header {name} is missing"))
+            })
+            .collect()
+    }
+
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

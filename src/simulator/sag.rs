@@ -196,13 +196,7 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     {
         return Err("security token missing, wrong or unsigned".into());
     }
-    let mut headers = Vec::with_capacity(parsed.signed_headers.len());
-    for name in &parsed.signed_headers {
-        let value = req
-            .header(name)
-            .ok_or_else(|| format!("signed header {name} is missing"))?;
-        headers.push((name.clone(), value.to_string()));
-    }
+    let headers = req.signed_headers(&parsed.signed_headers)?;
     let expected = signer::sign(
         &RequestToSign {
             method: req.method.as_str(),
