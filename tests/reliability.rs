@@ -137,12 +137,13 @@ async fn a_slow_upstream_times_out_per_request() {
 
 #[tokio::test]
 async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_poll() {
-    let h = start(&format!("{QUICK}timeout = \"1h\"\ndeadline = \"2s\"\n")).await;
+    let h = start(&format!("{QUICK}timeout = \"1h\"\ndeadline = \"5s\"\n")).await;
     h.sim.set_fault(Route::ConnectionsStatus, Some(Fault::Hang));
     let poll = h.exporter.poll_now();
     tokio::pin!(poll);
     // While the poll hangs upstream, scrapes are served from the last snapshot.
-    for _ in 0..5 {
+    let mut times = Vec::new();
+    for _ in 0..7 {
         tokio::select! {
             _ = &mut poll => panic!("the poll finished although the upstream hangs"),
             m = async {
@@ -151,11 +152,16 @@ async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_
                 (started.elapsed(), m)
             } => {
                 let (elapsed, m) = m;
-                assert!(elapsed < Duration::from_millis(100), "scrape took {elapsed:?}");
+                times.push(elapsed);
                 assert_eq!(in_use(&m), Some(7.0));
             }
         }
     }
+    // The median, so that one scheduling hiccup of a loaded test machine does not
+    // decide; any scrape waiting for the hung upstream would take seconds.
+    times.sort();
+    assert!(times[times.len() / 2] < Duration::from_millis(100), "scrapes took {times:?}");
+    assert!(times.iter().all(|t| *t < Duration::from_secs(1)), "scrapes took {times:?}");
     poll.await;
     let m = h.scrape().await;
     assert_eq!(up(&m, "desktop_status"), 0.0);
