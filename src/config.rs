@@ -646,7 +646,7 @@ impl RawConfig {
             .map_err(|e| ConfigError::new("config.file", e.to_string()))?;
         serde_path_to_error::deserialize(merged).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
+            let key = if path == "." || path.is_empty() {
                 "config.file".to_string()
             } else {
                 path
@@ -664,7 +664,7 @@ fn env_key(rest: &str) -> Option<String> {
             return None;
         }
         if part.bytes().all(|b| b.is_ascii_digit()) {
-            if key.is_empty() {
+            if key.is_empty() || part.parse::<usize>().map_or(true, |i| i > MAX_ENV_INDEX) {
                 return None;
             }
             key.push('[');
@@ -724,10 +724,20 @@ fn positive(
         Some(HumanDuration(d)) if d.is_zero() => {
             Err(ConfigError::new(key, "must be greater than zero"))
         }
+        Some(HumanDuration(d)) if d > MAX_DURATION => Err(ConfigError::new(
+            key,
+            format!("{} is longer than a year", humantime::format_duration(d)),
+        )),
         Some(HumanDuration(d)) => Ok(d),
         None => Ok(default),
     }
 }
+
+/// Longest duration any setting accepts; keeps derived values (3 × interval) finite.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Highest list index an environment override may name.
+const MAX_ENV_INDEX: usize = 999;
 
 fn resolve_huawei(
     i: usize,
@@ -1151,6 +1161,17 @@ mod tests {
     }
 
     #[test]
+    fn absurd_durations_are_refused_not_overflowed() {
+        let err = parse(&format!(
+            "[poll]\ninterval = \"7000000000000000000s\"\n{MINIMAL}"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "poll.interval");
+        let err = parse(&format!("{MINIMAL}interval = \"7000000000000000000s\"\n")).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].interval");
+    }
+
+    #[test]
     fn bad_duration_is_named() {
         let err = parse(&format!("[poll]\ninterval = \"5 parsecs\"\n{MINIMAL}")).unwrap_err();
         assert_eq!(err.key, "poll.interval");
@@ -1176,6 +1197,7 @@ mod tests {
             Some("huaweicloud[1].secret_key_file")
         );
         assert_eq!(env_key("0__X"), None);
+        assert_eq!(env_key("HUAWEICLOUD__1000000000__REGION"), None);
         assert_eq!(env_key("A____B"), None);
     }
 
