@@ -160,8 +160,14 @@ async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_
     // The median, so that one scheduling hiccup of a loaded test machine does not
     // decide; any scrape waiting for the hung upstream would take seconds.
     times.sort();
-    assert!(times[times.len() / 2] < Duration::from_millis(100), "scrapes took {times:?}");
-    assert!(times.iter().all(|t| *t < Duration::from_secs(1)), "scrapes took {times:?}");
+    assert!(
+        times[times.len() / 2] < Duration::from_millis(100),
+        "scrapes took {times:?}"
+    );
+    assert!(
+        times.iter().all(|t| *t < Duration::from_secs(1)),
+        "scrapes took {times:?}"
+    );
     poll.await;
     let m = h.scrape().await;
     assert_eq!(up(&m, "desktop_status"), 0.0);
