@@ -251,6 +251,14 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that fails half-way must not leave the exporter running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs the binary against the simulator with temporary credentials at trace level,
 /// waits for all three first polls, stops it with SIGTERM, and checks the exit and
 /// that no credential reached the logs or `/metrics`.
