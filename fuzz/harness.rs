@@ -183,22 +183,7 @@ pub fn sag_online_clients(body: &[u8]) {
         return;
     };
     let clients = answer.clients();
-    let mut by_ip: BTreeMap<&str, u64> = BTreeMap::new();
-    for c in clients {
-        let ip = c
-            .client_ip
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let time = c
-            .online_time
-            .as_deref()
-            .and_then(|t| t.trim().parse::<u64>().ok());
-        if let (Some(ip), Some(t)) = (ip, time) {
-            let slot = by_ip.entry(ip).or_insert(t);
-            *slot = (*slot).min(t);
-        }
-    }
+    let (by_ip, _unusable) = answer.online_since_by_ip();
     assert!(by_ip.len() <= clients.len());
     let series = SeriesBuilder::new(&[("region", "fuzz")]);
     let online = series.gauge_vec("fuzz_online", "fuzz", &["smartag_id", "user"]);

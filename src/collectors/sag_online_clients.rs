@@ -219,31 +219,16 @@ impl SagOnlineClientsCollector {
                 .with_label_values(&[r.smartag_id.as_str(), r.user.as_str()])
                 .set(clients.len() as f64);
             // One series per client IP; with two clients behind one IP, the earliest wins.
-            let mut by_ip: BTreeMap<&str, u64> = BTreeMap::new();
-            for c in clients {
-                let ip = c
-                    .client_ip
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty());
-                let time = c
-                    .online_time
-                    .as_deref()
-                    .and_then(|t| t.trim().parse::<u64>().ok());
-                match (ip, time) {
-                    (Some(ip), Some(t)) => {
-                        let slot = by_ip.entry(ip).or_insert(t);
-                        *slot = (*slot).min(t);
-                    }
-                    _ => tracing::warn!(
-                        target_name = %self.target.name,
-                        smartag_id = %r.smartag_id,
-                        user = %r.user,
-                        client_ip = ?c.client_ip,
-                        online_time = ?c.online_time,
-                        "skipping a client without a usable ClientIp and OnlineTime"
-                    ),
-                }
+            let (by_ip, unusable) = answer.online_since_by_ip();
+            for c in unusable {
+                tracing::warn!(
+                    target_name = %self.target.name,
+                    smartag_id = %r.smartag_id,
+                    user = %r.user,
+                    client_ip = ?c.client_ip,
+                    online_time = ?c.online_time,
+                    "skipping a client without a usable ClientIp and OnlineTime"
+                );
             }
             for (ip, t) in by_ip {
                 since

@@ -1,6 +1,8 @@
 //! Smart Access Gateway (API version 2018-03-13): which client accounts of an SAG APP
 //! instance are online, and the list of those accounts.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use url::Url;
 
@@ -56,6 +58,33 @@ impl UserOnlineClients {
             .as_ref()
             .map(|u| u.user.as_slice())
             .unwrap_or_default()
+    }
+
+    /// When each client IP connected (Unix seconds): trimmed IPs, the earliest time when
+    /// two clients share an IP. Also returns the clients without a usable `ClientIp`
+    /// and `OnlineTime`, which the caller reports and skips.
+    pub fn online_since_by_ip(&self) -> (BTreeMap<&str, u64>, Vec<&OnlineClient>) {
+        let mut by_ip: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut unusable = Vec::new();
+        for c in self.clients() {
+            let ip = c
+                .client_ip
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            let time = c
+                .online_time
+                .as_deref()
+                .and_then(|t| t.trim().parse::<u64>().ok());
+            match (ip, time) {
+                (Some(ip), Some(t)) => {
+                    let earliest = by_ip.entry(ip).or_insert(t);
+                    *earliest = (*earliest).min(t);
+                }
+                _ => unusable.push(c),
+            }
+        }
+        (by_ip, unusable)
     }
 }
 
