@@ -141,13 +141,7 @@ pub fn session_page(body: &[u8]) {
         "fuzz",
         &["server_group", "session_state"],
     );
-    for (group, states) in &tally.groups {
-        for (state, n) in states {
-            gauge
-                .with_label_values(&[group.as_str(), state.as_str()])
-                .set(*n as f64);
-        }
-    }
+    tally.set(&gauge);
     render(series);
 }
 

@@ -265,17 +265,15 @@ fn build_jobs(
     http: &reqwest::Client,
     self_metrics: &Arc<SelfMetrics>,
 ) -> Vec<Job> {
+    let settings = |name: &str, poll| {
+        ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
+    };
     let mut jobs = Vec::new();
     for target in &config.huaweicloud {
         let client = HuaweiClient::new(
             http.clone(),
             target.credentials.clone(),
-            ClientSettings::new(
-                &target.name,
-                &target.poll,
-                config.poll.max_body_bytes,
-                self_metrics.clone(),
-            ),
+            settings(&target.name, &target.poll),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
         for collector in collectors::huawei_collectors(ctx) {
@@ -286,12 +284,7 @@ fn build_jobs(
         let client = AlibabaClient::new(
             http.clone(),
             target.credentials.clone(),
-            ClientSettings::new(
-                &target.name,
-                &target.poll,
-                config.poll.max_body_bytes,
-                self_metrics.clone(),
-            ),
+            settings(&target.name, &target.poll),
         );
         let collector = Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
         jobs.push(Job::new(&target.name, collector, &target.poll));

@@ -60,6 +60,19 @@ impl SessionTally {
     }
 }
 
+impl SessionTally {
+    /// Writes the counts into a gauge labelled `server_group`, `session_state`.
+    pub fn set(&self, gauge: &prometheus::GaugeVec) {
+        for (group, states) in &self.groups {
+            for (state, n) in states {
+                gauge
+                    .with_label_values(&[group.as_str(), state.as_str()])
+                    .set(*n as f64);
+            }
+        }
+    }
+}
+
 /// Upstream session states and their label values; the count plan asks for each.
 pub const UPSTREAM_STATES: [(&str, &str); 5] = [
     ("Active", "active"),
@@ -156,13 +169,7 @@ impl AppSessionsCollector {
             "Application-streaming sessions started in the lookback window, by server group and session state; refreshed every poll interval.",
             &["server_group", "session_state"],
         );
-        for (group, states) in &tally.groups {
-            for (state, n) in states {
-                gauge
-                    .with_label_values(&[group.as_str(), state.as_str()])
-                    .set(*n as f64);
-            }
-        }
+        tally.set(&gauge);
         Ok(series.finish())
     }
 

@@ -128,15 +128,9 @@ pub(crate) fn list_sessions_with(
     if begin > end {
         return bad("query_begin_time is after query_end_time");
     }
-    let limit = match req.param("limit").map(str::parse::<u64>) {
-        None => 10,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        _ => return bad("limit must be an integer from 1 to 100"),
-    };
-    let offset = match req.param("offset").map(str::parse::<u64>) {
-        None => 0,
-        Some(Ok(n)) => n,
-        _ => return bad("offset must be a non-negative integer"),
+    let (limit, offset) = match paging(req) {
+        Ok(p) => p,
+        Err(msg) => return bad(msg),
     };
     let states: Option<Vec<&str>> = req.param("session_state").map(|s| s.split(',').collect());
     let group = req.param("app_server_group_id");
@@ -180,17 +174,26 @@ pub(crate) fn list_sessions_with(
     )
 }
 
-fn list_server_groups(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
-    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
+/// `limit` (1–100, default 10) and `offset` (default 0), as the WorkspaceApp APIs take them.
+fn paging(req: &SimRequest<'_>) -> Result<(u64, u64), &'static str> {
     let limit = match req.param("limit").map(str::parse::<u64>) {
         None => 10,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
-        _ => return bad("limit must be an integer from 1 to 100"),
+        _ => return Err("limit must be an integer from 1 to 100"),
     };
     let offset = match req.param("offset").map(str::parse::<u64>) {
         None => 0,
         Some(Ok(n)) => n,
-        _ => return bad("offset must be a non-negative integer"),
+        _ => return Err("offset must be a non-negative integer"),
+    };
+    Ok((limit, offset))
+}
+
+fn list_server_groups(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
+    let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
+    let (limit, offset) = match paging(req) {
+        Ok(p) => p,
+        Err(msg) => return bad(msg),
     };
     let groups = scenario.server_groups();
     let items: Vec<_> = groups
