@@ -82,7 +82,7 @@ fn encode_snapshot(c: &mut Criterion) {
     }
     let families = series.finish();
     c.bench_function("encode_10000_series_all_formats", |b| {
-        b.iter(|| black_box(Bodies::encode(black_box(&families)).unwrap()))
+        b.iter(|| black_box(Bodies::from_families(black_box(&families)).unwrap()))
     });
     let store = Store::new(Arc::new(SelfMetrics::new()));
     let key = SlotKey {

@@ -165,6 +165,8 @@ pub struct RawHuaweiTarget {
     pub session_lookback: Option<HumanDuration>,
     /// How `app_sessions` reads sessions: `auto`, `paging` or `counts`.
     pub session_plan: Option<SessionPlan>,
+    /// Upper bound on concurrent requests of one poll.
+    pub concurrency: Option<usize>,
     /// Poll interval for this target (overrides `[poll].interval`).
     pub interval: Option<HumanDuration>,
     /// Request timeout for this target (overrides `[poll].timeout`).
@@ -311,8 +313,20 @@ pub struct SagInstance {
     pub users: Option<Vec<String>>,
 }
 
-/// Default concurrency of an SAG poll.
-pub const DEFAULT_SAG_CONCURRENCY: usize = 4;
+/// Default upper bound on concurrent requests of one poll, per target.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// A target's `concurrency`: 1–64, default [`DEFAULT_CONCURRENCY`].
+fn concurrency(key: &str, value: Option<usize>) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(DEFAULT_CONCURRENCY),
+        Some(n @ 1..=64) => Ok(n),
+        Some(n) => Err(ConfigError::new(
+            key.to_string(),
+            format!("{n} is out of range 1..=64"),
+        )),
+    }
+}
 
 impl Config {
     /// Names of every target, in configuration order.
@@ -461,6 +475,9 @@ pub struct HuaweiTarget {
     pub session_lookback: Duration,
     /// How `app_sessions` reads sessions.
     pub session_plan: SessionPlan,
+    /// Upper bound on concurrent requests within one poll (pages after the first,
+    /// count queries).
+    pub concurrency: usize,
     /// How this target's collectors poll.
     pub poll: TargetPoll,
     /// Workspace API base URL.
@@ -840,6 +857,7 @@ fn resolve_huawei(
         },
         collectors,
         session_plan: t.session_plan.unwrap_or(SessionPlan::Auto),
+        concurrency: concurrency(&key("concurrency"), t.concurrency)?,
         session_lookback: positive(
             &key("session_lookback"),
             t.session_lookback,
@@ -924,16 +942,7 @@ fn resolve_sag(
         t.endpoint,
         format!("https://smartag.{region}.aliyuncs.com"),
     )?;
-    let concurrency = match t.concurrency {
-        None => DEFAULT_SAG_CONCURRENCY,
-        Some(n @ 1..=64) => n,
-        Some(n) => {
-            return Err(ConfigError::new(
-                key("concurrency"),
-                format!("{n} is out of range 1..=64"),
-            ));
-        }
-    };
+    let concurrency = concurrency(&key("concurrency"), t.concurrency)?;
     let raw_instances = t.instances.unwrap_or_default();
     if raw_instances.is_empty() {
         return Err(ConfigError::new(

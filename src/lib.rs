@@ -19,13 +19,16 @@
 //! - [`cloud`]: one client per cloud API; signing lives apart from the HTTP client.
 //! - [`collectors`]: one file per data source, each turning API answers into series.
 //! - [`scheduler`]: one polling loop per target × collector, never overlapping itself.
-//! - [`store`]: the snapshots, readiness, and the pre-encoded `/metrics` bodies.
-//! - [`encoding`]: text 0.0.4, OpenMetrics 1.0 and gzip variants of a snapshot.
+//! - [`store`]: the snapshots (rendered sample lines), readiness, and the prepared
+//!   `/metrics` bodies.
+//! - [`encoding`]: renders series once; text 0.0.4, OpenMetrics 1.0 and gzip bodies
+//!   that share those bytes.
 //! - [`self_metrics`]: the exporter's own health metrics.
 //! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
 //! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
 //! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
+//! - [`memory`]: the malloc arena limit `main` sets before starting threads.
 //! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
 //! - [`demo`]: the `demo` subcommand: simulator + exporter in one process.
 //! - [`export`]: the `export-connections` subcommand (connection records to a file).
@@ -37,6 +40,7 @@ pub mod demo;
 pub mod encoding;
 pub mod export;
 pub mod exporter;
+pub mod memory;
 pub mod scheduler;
 pub mod secret;
 pub mod self_metrics;

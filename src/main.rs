@@ -164,6 +164,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
+    workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
     match &cli.command {

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
     ACCEPT, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
@@ -26,7 +25,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::encoding::Negotiated;
+use crate::encoding::{Chunks, Negotiated};
 use crate::exporter::Reloader;
 use crate::store::Store;
 use crate::web_config::{Active, WebConfigSource};
@@ -70,7 +69,7 @@ async fn guarded<B>(
     state: &ServerState,
     web: Option<&Active>,
     req: Request<B>,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let Some(web) = web else {
         return route(state, req).await;
     };
@@ -183,7 +182,7 @@ pub async fn serve_with<H, F, B>(
 }
 
 /// Answers one request (the request body is never read).
-pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Full<Bytes>> {
+pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<ResponseBody> {
     let Ok(_permit) = state.in_flight.try_acquire() else {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -212,7 +211,7 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Full<Byt
             },
         };
     }
-    let get_only = |resp: Response<Full<Bytes>>| match *req.method() {
+    let get_only = |resp: Response<ResponseBody>| match *req.method() {
         Method::GET | Method::HEAD => resp,
         _ => {
             let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
@@ -229,7 +228,7 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Full<Byt
         };
         let wanted = Negotiated::from_headers(header(ACCEPT), header(ACCEPT_ENCODING));
         let (body, content_type) = wanted.pick(&state.store.bodies());
-        let mut r = respond(StatusCode::OK, content_type, body);
+        let mut r = respond_chunks(StatusCode::OK, content_type, body);
         if wanted.gzip {
             r.headers_mut()
                 .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -268,7 +267,7 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Full<Byt
 }
 
 /// A plain-text response.
-pub fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+pub fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
     respond(
         status,
         "text/plain; charset=utf-8",
@@ -281,14 +280,73 @@ pub fn respond(
     status: StatusCode,
     content_type: &'static str,
     body: Bytes,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body));
+) -> Response<ResponseBody> {
+    respond_chunks(status, content_type, Chunks::from_pieces(vec![body]))
+}
+
+/// A response whose body is sent piece by piece (a prepared `/metrics` body).
+pub fn respond_chunks(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Chunks,
+) -> Response<ResponseBody> {
+    let mut r = Response::new(ResponseBody::new(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// The body of every answer: prepared pieces, handed to hyper one frame each (written
+/// with vectored I/O), never copied into one buffer. Its exact length is known, so
+/// answers carry `Content-Length`.
+#[derive(Debug)]
+pub struct ResponseBody {
+    /// What to send.
+    chunks: Chunks,
+    /// Index of the next piece.
+    next: usize,
+    /// Bytes not sent yet.
+    remaining: u64,
+}
+
+impl ResponseBody {
+    /// A body sending `chunks`.
+    pub fn new(chunks: Chunks) -> Self {
+        ResponseBody {
+            remaining: chunks.len() as u64,
+            chunks,
+            next: 0,
+        }
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let piece = this.chunks.pieces().get(this.next).cloned();
+        if let Some(piece) = &piece {
+            this.next += 1;
+            this.remaining -= piece.len() as u64;
+        }
+        std::task::Poll::Ready(piece.map(|p| Ok(hyper::body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 fn landing_page(telemetry_path: &str) -> String {
@@ -329,6 +387,26 @@ mod tests {
         assert_eq!(route(&state, get("/metrics")).await.status(), 200);
         let _held = state.in_flight.try_acquire().unwrap();
         assert_eq!(route(&state, get("/metrics")).await.status(), 503);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_sends_every_piece_with_its_exact_length() {
+        use http_body_util::BodyExt;
+        let state = state(4);
+        for accept in ["text/plain", "application/openmetrics-text; version=1.0.0"] {
+            let req = Request::get("/metrics")
+                .header(ACCEPT, accept)
+                .body(())
+                .unwrap();
+            let (body, _) =
+                Negotiated::from_headers(Some(accept), None).pick(&state.store.bodies());
+            assert!(body.pieces().len() > 1, "the body should be in pieces");
+            let response = route(&state, req).await;
+            let hint = hyper::body::Body::size_hint(response.body());
+            assert_eq!(hint.exact(), Some(body.len() as u64));
+            let sent = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(sent, body.to_bytes());
+        }
     }
 
     #[tokio::test]

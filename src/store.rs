@@ -3,10 +3,11 @@
 //! Each target × collector has one slot holding the series of its last successful poll.
 //! A poll result replaces its slot whole (a scrape never sees half a poll; series that
 //! vanished upstream vanish here). A failed poll leaves the slot as it was, until
-//! `max_staleness` has passed since the last success; then the series are dropped. After
-//! every change the store merges all slots with the self-metrics and encodes the
-//! `/metrics` body once in every format ([`crate::encoding`]); scrapes only clone
-//! those bytes.
+//! `max_staleness` has passed since the last success; then the series are dropped. A slot
+//! keeps its series rendered as sample lines ([`crate::encoding::render`]), not as
+//! protobuf families. After every change the store joins all slots and the self-metrics
+//! into the `/metrics` body once in every format ([`crate::encoding`]); scrapes only
+//! clone those bytes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use prometheus::proto::MetricFamily;
 
-use crate::encoding::Bodies;
+use crate::encoding::{Bodies, RenderedFamily, render};
 use tokio::sync::watch;
 
 use crate::self_metrics::SelfMetrics;
@@ -44,8 +45,8 @@ pub enum PollOutcome {
 /// The state of one target × collector.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Series of the last successful poll.
-    families: Vec<MetricFamily>,
+    /// Series of the last successful poll, rendered once when recorded.
+    families: Vec<RenderedFamily>,
     /// Whether any poll (successful or not) has finished; drives readiness.
     polled: bool,
     /// Highest poll-request epoch covered by a finished poll (see [`Store::wait_for_epoch`]).
@@ -112,9 +113,10 @@ impl Store {
         duration: Duration,
         finished_at: SystemTime,
     ) {
+        // Rendered before taking the lock; the protobuf families are dropped here.
         let (success, series) = match outcome {
-            PollOutcome::Success(s) => (true, Some(s)),
-            PollOutcome::Partial(s) => (false, Some(s)),
+            PollOutcome::Success(s) => (true, Some(render(&s))),
+            PollOutcome::Partial(s) => (false, Some(render(&s))),
             PollOutcome::Failed => (false, None),
         };
         let now = finished_at
@@ -180,7 +182,7 @@ impl Store {
 
     /// The current `/metrics` body (text format 0.0.4).
     pub fn body(&self) -> Bytes {
-        self.bodies().text.clone()
+        self.bodies().text.to_bytes()
     }
 
     /// Every prepared variant of the current body.
@@ -230,22 +232,15 @@ impl Store {
 
     fn encode(&self, slots: &BTreeMap<SlotKey, Slot>) {
         // Families of the same name from different targets become one family, so each
-        // name has one HELP and one TYPE line.
-        let mut merged: BTreeMap<&str, MetricFamily> = BTreeMap::new();
-        for slot in slots.values() {
-            for family in &slot.families {
-                match merged.get_mut(family.name()) {
-                    Some(existing) => existing
-                        .mut_metric()
-                        .extend(family.get_metric().iter().cloned()),
-                    None => {
-                        merged.insert(family.name(), family.clone());
-                    }
-                }
-            }
-        }
-        let mut families: Vec<MetricFamily> = merged.into_values().collect();
-        families.extend(self.self_metrics.gather());
+        // name has one HELP and one TYPE line: sorting by name (stable, so slot order
+        // is kept within a name) puts them next to each other.
+        let mut families: Vec<&RenderedFamily> = slots
+            .values()
+            .flat_map(|slot| slot.families.iter())
+            .collect();
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        let own = render(&self.self_metrics.gather());
+        families.extend(own.iter());
         match Bodies::encode(&families) {
             Ok(bodies) => *self.bodies.write().expect("body lock") = Arc::new(bodies),
             Err(e) => tracing::error!(error = %e, "serving the previous /metrics body"),

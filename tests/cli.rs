@@ -100,6 +100,7 @@ fn every_kind_of_bad_configuration_exits_2_naming_the_key() {
         ("no targets", "[poll]\ninterval = \"30s\"\n".to_string(), &["huaweicloud", "no targets"]),
         ("empty SAG instances", "[[alibabacloud_sag]]\nregion = \"cn-shanghai\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n".to_string(), &["alibabacloud_sag[0].instances"]),
         ("staleness below interval", format!("[poll]\nmax_staleness = \"10s\"\n{GOOD}"), &["poll.max_staleness"]),
+        ("concurrency out of range", format!("{GOOD}concurrency = 0\n"), &["huaweicloud[0].concurrency", "out of range 1..=64"]),
     ];
     for (name, config, expected) in cases {
         let dir = tempfile::tempdir().unwrap();

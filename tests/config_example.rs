@@ -34,6 +34,7 @@ fn the_example_configuration_loads() {
     assert_eq!(t.credentials.secret_key.expose(), "example-secret");
     assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
     assert_eq!(t.session_lookback, Duration::from_secs(86400));
+    assert_eq!(t.concurrency, 4);
     assert_eq!(
         t.workspace_endpoint.as_str(),
         "https://workspace.cn-north-4.myhuaweicloud.com/"

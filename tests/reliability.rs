@@ -31,13 +31,18 @@ fn scenario() -> Scenario {
 /// An exporter with `poll` settings (a complete `[poll]` section) and a configured
 /// project, so IAM is not part of the picture.
 async fn start(poll: &str) -> Harness {
+    start_with(poll, "").await
+}
+
+/// As [`start`], with `extra` keys in the target's section.
+async fn start_with(poll: &str, extra: &str) -> Harness {
     let sim = common::start_sim(scenario()).await;
     let toml = format!(
         "{poll}\n{}",
         common::target_toml(
             &sim.url(),
             "prod",
-            &format!("project_id = \"{DEMO_PROJECT_ID}\"")
+            &format!("project_id = \"{DEMO_PROJECT_ID}\"\n{extra}")
         )
     );
     common::start_exporter(sim, &toml).await
@@ -266,7 +271,8 @@ async fn an_oversized_body_is_refused_while_reading() {
 
 #[tokio::test]
 async fn a_count_that_changes_between_pages_fails_app_sessions() {
-    let h = start(QUICK).await;
+    // One page at a time, so the number of pages asked for shows where paging stopped.
+    let h = start_with(QUICK, "concurrency = 1").await;
     let before = h.sim.requests(Route::ListSessions);
     h.sim
         .set_fault(Route::ListSessions, Some(Fault::CountDrift));
@@ -289,7 +295,7 @@ async fn a_count_that_changes_between_pages_fails_app_sessions() {
 
 #[tokio::test]
 async fn empty_pages_before_count_is_reached_end_the_loop() {
-    let h = start(QUICK).await;
+    let h = start_with(QUICK, "concurrency = 1").await;
     let before = h.sim.requests(Route::ListSessions);
     h.sim
         .set_fault(Route::ListSessions, Some(Fault::EmptyPages));

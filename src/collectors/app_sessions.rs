@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use crate::cloud::huawei::workspace_app::{
     self, API_LIST_APP_SERVER_GROUPS, API_LIST_SESSIONS, ListSessionsQuery, MAX_PAGE_SIZE,
-    ServerGroup, SessionSummary,
+    ServerGroup, SessionPage, SessionSummary,
 };
 
 /// App sessions gauge.
@@ -192,56 +192,50 @@ impl AppSessionsCollector {
         })
     }
 
-    /// Reads every session of the window, page by page.
+    /// Reads every session of the window, page by page. The first page gives the
+    /// total and the server's page size; the remaining pages are fetched with up to
+    /// `concurrency` in flight, and each must hold exactly the sessions its offset
+    /// promises, so no session is missed or counted twice.
     async fn by_paging(&self, window: &Window<'_>) -> Result<SessionTally, CollectError> {
         let mut tally = SessionTally::default();
-        let mut query = ListSessionsQuery::window(window.begin, window.end);
-        let mut total: Option<u64> = None;
-        let data_error = |problem: String| CollectError::Data {
-            api: API_LIST_SESSIONS,
-            problem,
-        };
-        loop {
-            let page = workspace_app::list_sessions(
-                &self.ctx.client,
-                &self.ctx.target.app_endpoint,
-                window.project_id,
-                &query,
-            )
-            .await?;
-            let expected = *total.get_or_insert(page.count);
-            plausible(API_LIST_SESSIONS, || "count".to_string(), page.count)?;
-            if page.count != expected {
-                return Err(data_error(format!(
-                    "count changed while paging (first page said {expected}, offset {} says {}); the poll will be retried",
-                    query.offset, page.count
-                )));
-            }
-            if page.items.len() > query.limit as usize {
-                return Err(data_error(format!(
-                    "page at offset {} has {} items, more than the requested limit {}",
-                    query.offset,
-                    page.items.len(),
-                    query.limit
-                )));
-            }
+        let first = self.page(window, 0).await?;
+        let expected = plausible(API_LIST_SESSIONS, || "count".to_string(), first.count)?;
+        let stride = first.items.len() as u64;
+        check_page(0, stride, expected, MAX_PAGE_SIZE, &first)?;
+        for item in &first.items {
+            tally.add(item);
+        }
+        {
+            let mut seen = self.seen.lock().expect("plan lock");
+            seen.sessions = Some(expected);
+        }
+        if stride >= expected {
+            return Ok(tally);
+        }
+        let mut pages = futures_util::stream::iter((stride..expected).step_by(stride as usize))
+            .map(|offset| async move { (offset, self.page(window, offset).await) })
+            .buffer_unordered(self.ctx.target.concurrency);
+        while let Some((offset, page)) = pages.next().await {
+            let page = page?;
+            check_page(offset, stride, expected, MAX_PAGE_SIZE, &page)?;
             for item in &page.items {
                 tally.add(item);
             }
-            query.offset += page.items.len() as u64;
-            if query.offset >= expected {
-                break;
-            }
-            if page.items.is_empty() {
-                return Err(data_error(format!(
-                    "page at offset {} is empty although count says {expected} sessions",
-                    query.offset
-                )));
-            }
         }
-        let mut seen = self.seen.lock().expect("plan lock");
-        seen.sessions = total;
         Ok(tally)
+    }
+
+    /// One page of every session in the window.
+    async fn page(&self, window: &Window<'_>, offset: u64) -> Result<SessionPage, CollectError> {
+        let mut query = ListSessionsQuery::window(window.begin, window.end);
+        query.offset = offset;
+        Ok(workspace_app::list_sessions(
+            &self.ctx.client,
+            &self.ctx.target.app_endpoint,
+            window.project_id,
+            &query,
+        )
+        .await?)
     }
 
     /// Counts sessions per listed server group and known state. Returns `None` when
@@ -264,7 +258,7 @@ impl AppSessionsCollector {
                         Ok((g, s, n))
                     }
                 })
-                .buffer_unordered(4)
+                .buffer_unordered(self.ctx.target.concurrency)
                 .collect()
                 .await;
         let mut per_group = vec![[0u64; 5]; groups.len()];
@@ -365,6 +359,51 @@ impl AppSessionsCollector {
     }
 }
 
+/// Checks one page of a paging poll: the page at `offset` must repeat the first page's
+/// `count` (`expected`) and hold `min(stride, expected - offset)` sessions, `stride`
+/// being the first page's size. At offset 0 (where the stride is learnt) it must hold
+/// at most `limit`, and something unless the window is empty.
+pub fn check_page(
+    offset: u64,
+    stride: u64,
+    expected: u64,
+    limit: u32,
+    page: &SessionPage,
+) -> Result<(), CollectError> {
+    let data_error = |problem: String| CollectError::Data {
+        api: API_LIST_SESSIONS,
+        problem,
+    };
+    if page.count != expected {
+        return Err(data_error(format!(
+            "count changed while paging (first page said {expected}, offset {offset} says {}); the poll will be retried",
+            page.count
+        )));
+    }
+    let items = page.items.len() as u64;
+    if items > u64::from(limit) {
+        return Err(data_error(format!(
+            "page at offset {offset} has {items} items, more than the requested limit {limit}"
+        )));
+    }
+    let want = if offset == 0 {
+        items.max(u64::from(expected > 0))
+    } else {
+        stride.min(expected.saturating_sub(offset))
+    };
+    if items == 0 && want > 0 {
+        return Err(data_error(format!(
+            "page at offset {offset} is empty although count says {expected} sessions"
+        )));
+    }
+    if items != want {
+        return Err(data_error(format!(
+            "page at offset {offset} has {items} sessions, {want} expected (first page had {stride}, count says {expected})"
+        )));
+    }
+    Ok(())
+}
+
 impl Collector for AppSessionsCollector {
     fn name(&self) -> &'static str {
         "app_sessions"
@@ -385,6 +424,44 @@ mod tests {
             app_server_group_id: id.map(str::to_string),
             session_state: state.map(str::to_string),
         }
+    }
+
+    fn page(count: u64, items: usize) -> SessionPage {
+        SessionPage {
+            count,
+            items: vec![s(Some("G"), None, Some("Active")); items],
+        }
+    }
+
+    #[test]
+    fn concurrent_pages_must_hold_what_their_offset_promises() {
+        // 250 sessions, pages of 100: 100, 100, 50.
+        assert!(check_page(0, 100, 250, 100, &page(250, 100)).is_ok());
+        assert!(check_page(100, 100, 250, 100, &page(250, 100)).is_ok());
+        assert!(check_page(200, 100, 250, 100, &page(250, 50)).is_ok());
+        // A short page in the middle would lose sessions; a long last one would count
+        // some twice; an empty one, a changed count or an overlong page are refused.
+        let problem = |r: Result<(), CollectError>| match r {
+            Err(CollectError::Data { problem, .. }) => problem,
+            other => panic!("expected a data error, got {other:?}"),
+        };
+        assert!(
+            problem(check_page(100, 100, 250, 100, &page(250, 99)))
+                .contains("offset 100 has 99 sessions, 100 expected")
+        );
+        assert!(problem(check_page(200, 100, 250, 100, &page(250, 51))).contains("51 sessions"));
+        assert!(problem(check_page(100, 100, 250, 100, &page(250, 0))).contains("is empty"));
+        assert!(problem(check_page(100, 100, 250, 100, &page(251, 100))).contains("count changed"));
+        assert!(
+            problem(check_page(0, 0, 250, 100, &page(250, 101)))
+                .contains("more than the requested limit")
+        );
+        assert!(problem(check_page(0, 0, 250, 100, &page(250, 0))).contains("is empty"));
+        // A server with smaller pages sets the stride with its first page.
+        assert!(check_page(0, 40, 250, 100, &page(250, 40)).is_ok());
+        assert!(check_page(240, 40, 250, 100, &page(250, 10)).is_ok());
+        // An empty window is one empty page.
+        assert!(check_page(0, 0, 0, 100, &page(0, 0)).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Fault, Rejected, Reply, Route, Scenario, SimRequest, json_reply};
+use super::{Fault, Rejected, Reply, Route, Scenario, Served, SimRequest, json_reply};
 use crate::cloud::huawei::signer::{self, RequestToSign};
 
 /// A Huawei-style error answer.
@@ -62,7 +62,8 @@ pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, 
 }
 
 /// Answers a routed, verified request.
-pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) -> Reply {
+pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Reply {
+    let scenario = &served.scenario;
     let ok = |body: serde_json::Value| json_reply(StatusCode::OK, &body, "x-request-id");
     match route {
         Route::IamProjects => {
@@ -97,7 +98,7 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
                 ),
             }
         }
-        Route::ListSessions => list_sessions(scenario, req),
+        Route::ListSessions => list_sessions_with(served, req, None),
         Route::ExportConnections => export_connections(scenario, req),
         Route::ListServerGroups => list_server_groups(scenario, req),
         Route::SagUserOnlineClients | Route::SagClientUsers | Route::SagStatistics => {
@@ -106,17 +107,14 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
     }
 }
 
-fn list_sessions(scenario: &Scenario, req: &SimRequest<'_>) -> Reply {
-    list_sessions_with(scenario, req, None)
-}
-
 /// list-sessions, optionally misbehaving as a [`Fault::CountDrift`] or
 /// [`Fault::EmptyPages`] says.
 pub(crate) fn list_sessions_with(
-    scenario: &Scenario,
+    served: &Served,
     req: &SimRequest<'_>,
     fault: Option<&Fault>,
 ) -> Reply {
+    let scenario = &served.scenario;
     let bad = |msg: &str| error(StatusCode::BAD_REQUEST, "WKS.0001", msg);
     let (Some(begin), Some(end)) = (req.param("query_begin_time"), req.param("query_end_time"))
     else {
@@ -134,33 +132,43 @@ pub(crate) fn list_sessions_with(
     };
     let states: Option<Vec<&str>> = req.param("session_state").map(|s| s.split(',').collect());
     let group = req.param("app_server_group_id");
-    let matching = scenario.sessions.iter().filter(|s| {
-        states
-            .as_ref()
-            .is_none_or(|list| list.contains(&s.state.as_str()))
-            && group.is_none_or(|g| s.server_group_id.as_deref() == Some(g))
-    });
-    let mut count = 0u64;
-    let mut items = Vec::new();
-    for (i, s) in matching.enumerate() {
-        count += 1;
-        let i = i as u64;
-        if i >= offset && i < offset + limit {
-            let mut item = json!({
-                "id": format!("{:032x}", i + 1),
-                "login_user": format!("user{i}@example.com"),
-                "session_type": "2",
-                "session_state": s.state,
-                "start_time": "2026-11-22T01:00:00Z",
-            });
-            if let Some(id) = &s.server_group_id {
-                item["app_server_group_id"] = json!(id);
-            }
-            if let Some(name) = &s.server_group_name {
-                item["app_server_group_name"] = json!(name);
-            }
-            items.push(item);
+    // The positions (in `sessions`) of the matching sessions, in order: from the index
+    // for one group and one state (what the count plan asks), by a scan otherwise.
+    let scanned: Vec<u32>;
+    let matching: &[u32] = match (&states, group) {
+        (None, None) => &[],
+        (Some(list), Some(g)) if list.len() == 1 => served.index.sessions_of(g, list[0]),
+        _ => {
+            scanned = (0..scenario.sessions.len() as u32)
+                .filter(|&i| {
+                    let s = &scenario.sessions[i as usize];
+                    states
+                        .as_ref()
+                        .is_none_or(|list| list.contains(&s.state.as_str()))
+                        && group.is_none_or(|g| s.server_group_id.as_deref() == Some(g))
+                })
+                .collect();
+            &scanned
         }
+    };
+    let (mut count, position) = match (&states, group) {
+        (None, None) => (scenario.sessions.len() as u64, None),
+        _ => (matching.len() as u64, Some(matching)),
+    };
+    let first = offset.min(count);
+    let last = offset.saturating_add(limit).min(count);
+    let mut items = Vec::with_capacity((last - first) as usize);
+    for i in first..last {
+        let s = &scenario.sessions[position.map_or(i as usize, |p| p[i as usize] as usize)];
+        items.push(SessionItem {
+            id: format!("{:032x}", i + 1),
+            login_user: format!("user{i}@example.com"),
+            session_type: "2",
+            session_state: &s.state,
+            start_time: "2026-11-22T01:00:00Z",
+            app_server_group_id: s.server_group_id.as_deref(),
+            app_server_group_name: s.server_group_name.as_deref(),
+        });
     }
     match fault {
         Some(Fault::CountDrift) => count += offset / limit,
@@ -169,9 +177,30 @@ pub(crate) fn list_sessions_with(
     }
     json_reply(
         StatusCode::OK,
-        &json!({"count": count, "items": items}),
+        &SessionList { count, items },
         "x-request-id",
     )
+}
+
+/// A list-sessions answer.
+#[derive(serde::Serialize)]
+struct SessionList<'a> {
+    count: u64,
+    items: Vec<SessionItem<'a>>,
+}
+
+/// One SessionInfo, with the fields the exporter reads and a few it skips.
+#[derive(serde::Serialize)]
+struct SessionItem<'a> {
+    id: String,
+    login_user: String,
+    session_type: &'static str,
+    session_state: &'a str,
+    start_time: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_server_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_server_group_name: Option<&'a str>,
 }
 
 /// `limit` (1–100, default 10) and `offset` (default 0), as the WorkspaceApp APIs take them.

@@ -124,11 +124,73 @@ pub type Reply = Response<Bytes>;
 /// What goes on the wire: the answer's body, possibly cut short by a fault.
 type WireReply = Response<BoxBody<Bytes, std::io::Error>>;
 
+/// The data served and its lookup tables. Requests are answered from a snapshot of it
+/// outside the state lock, so the simulator answers on every core; `update` replaces it
+/// whole.
+#[derive(Debug)]
+pub(crate) struct Served {
+    /// The data.
+    pub scenario: Scenario,
+    /// Lookup tables built from `scenario`, so a page costs its size and not the
+    /// tenant's (a large tenant has 100,000 sessions and 5,000 SAG accounts).
+    pub index: Index,
+}
+
+/// Lookup tables of one [`Scenario`].
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    /// Positions in `sessions` by server group ID (`None`: no group) and state, in
+    /// order.
+    sessions: std::collections::HashMap<(Option<String>, String), Vec<u32>>,
+    /// Per SAG instance (same order as `sag_instances`): position of each account by
+    /// name (the first, should a name repeat).
+    sag_users: Vec<std::collections::HashMap<String, usize>>,
+}
+
+impl Served {
+    fn new(scenario: Scenario) -> Arc<Served> {
+        let mut index = Index::default();
+        for (i, session) in scenario.sessions.iter().enumerate() {
+            index
+                .sessions
+                .entry((session.server_group_id.clone(), session.state.clone()))
+                .or_default()
+                .push(i as u32);
+        }
+        index.sag_users = scenario
+            .sag_instances
+            .iter()
+            .map(|instance| {
+                let mut by_name = std::collections::HashMap::new();
+                for (i, user) in instance.users.iter().enumerate() {
+                    by_name.entry(user.name.clone()).or_insert(i);
+                }
+                by_name
+            })
+            .collect();
+        Arc::new(Served { scenario, index })
+    }
+}
+
+impl Index {
+    /// Positions of the sessions of one server group in one state, in order.
+    pub fn sessions_of(&self, group: &str, state: &str) -> &[u32] {
+        self.sessions
+            .get(&(Some(group.to_string()), state.to_string()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The position of account `name` in SAG instance number `instance`.
+    pub fn sag_user(&self, instance: usize, name: &str) -> Option<usize> {
+        self.sag_users.get(instance)?.get(name).copied()
+    }
+}
+
 /// Mutable simulator state.
 #[derive(Debug)]
 struct State {
-    /// The data served.
-    scenario: Scenario,
+    /// The data served; replaced whole on update.
+    served: Arc<Served>,
     /// Faults by route.
     faults: BTreeMap<Route, FaultRule>,
     /// Requests answered per route (any status).
@@ -152,7 +214,7 @@ impl Simulator {
     pub fn start(listener: TcpListener, scenario: Scenario) -> std::io::Result<Simulator> {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
-            scenario,
+            served: Served::new(scenario),
             faults: BTreeMap::new(),
             requests: BTreeMap::new(),
             rejected_signatures: 0,
@@ -220,7 +282,10 @@ pub struct SimulatorHandle(Arc<Mutex<State>>);
 impl SimulatorHandle {
     /// Changes the data served from now on.
     pub fn update(&self, f: impl FnOnce(&mut Scenario)) {
-        f(&mut self.0.lock().expect("simulator lock").scenario);
+        let mut state = self.0.lock().expect("simulator lock");
+        let mut scenario = state.served.scenario.clone();
+        f(&mut scenario);
+        state.served = Served::new(scenario);
     }
 
     /// Injects (`Some`) or clears (`None`) a fault on a route, for every request.
@@ -304,10 +369,11 @@ impl SimRequest<'_> {
 /// A JSON answer.
 pub(crate) fn json_reply(
     status: StatusCode,
-    body: &serde_json::Value,
+    body: &impl serde::Serialize,
     request_id_header: &'static str,
 ) -> Reply {
-    let mut r = Response::new(Bytes::from(body.to_string()));
+    let body = serde_json::to_vec(body).expect("simulator answers serialize");
+    let mut r = Response::new(Bytes::from(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
@@ -351,7 +417,7 @@ async fn handle(
 
 /// The answer to a request, and the fault still to apply while sending it.
 fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault>) {
-    let mut state = state.lock().expect("simulator lock");
+    let served = state.lock().expect("simulator lock").served.clone();
     let is_sag = req.method() == Method::POST && req.headers().contains_key("x-acs-action");
     let query = match parse_query(req.uri().query().unwrap_or("")) {
         Ok(q) => q,
@@ -374,33 +440,36 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
         query: &query,
         headers: req.headers(),
     };
-    let state = &mut *state;
+    let scenario = &served.scenario;
     let routed = if is_sag {
-        sag::route(&state.scenario, &incoming)
+        sag::route(scenario, &incoming)
     } else {
-        huawei::route(&state.scenario, &incoming)
+        huawei::route(scenario, &incoming)
     };
     let route = match routed {
         Ok(route) => route,
         Err(Rejected::Signature(reply)) => {
-            state.rejected_signatures += 1;
+            state.lock().expect("simulator lock").rejected_signatures += 1;
             return (*reply, None);
         }
         Err(Rejected::Other(reply)) => return (*reply, None),
     };
-    *state.requests.entry(route).or_insert(0) += 1;
-    let fault = match state.faults.get_mut(&route) {
-        Some(rule) => {
-            let fault = rule.fault.clone();
-            if let Some(n) = &mut rule.remaining {
-                *n -= 1;
-                if *n == 0 {
-                    state.faults.remove(&route);
+    let fault = {
+        let mut state = state.lock().expect("simulator lock");
+        *state.requests.entry(route).or_insert(0) += 1;
+        match state.faults.get_mut(&route) {
+            Some(rule) => {
+                let fault = rule.fault.clone();
+                if let Some(n) = &mut rule.remaining {
+                    *n -= 1;
+                    if *n == 0 {
+                        state.faults.remove(&route);
+                    }
                 }
+                Some(fault)
             }
-            Some(fault)
+            None => None,
         }
-        None => None,
     };
     let reply = match &fault {
         Some(Fault::Status(code)) => {
@@ -447,10 +516,10 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
             reply
         }
         Some(Fault::CountDrift) | Some(Fault::EmptyPages) if route == Route::ListSessions => {
-            huawei::list_sessions_with(&state.scenario, &incoming, fault.as_ref())
+            huawei::list_sessions_with(&served, &incoming, fault.as_ref())
         }
-        _ if is_sag => sag::answer(&state.scenario, route, &incoming),
-        _ => huawei::answer(&state.scenario, route, &incoming),
+        _ if is_sag => sag::answer(&served, route, &incoming),
+        _ => huawei::answer(&served, route, &incoming),
     };
     (reply, fault)
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use hyper::StatusCode;
 use serde_json::json;
 
-use super::{Rejected, Reply, Route, Scenario, SimRequest, json_reply};
+use super::{Rejected, Reply, Route, Scenario, Served, SimRequest, json_reply};
 use crate::cloud::alibaba::signer::{self, RequestToSign};
 use crate::cloud::signing::hex_sha256;
 
@@ -56,7 +56,8 @@ pub(crate) fn route(scenario: &Scenario, req: &SimRequest<'_>) -> Result<Route, 
 }
 
 /// Answers a routed, verified request.
-pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) -> Reply {
+pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Reply {
+    let scenario = &served.scenario;
     let bad = |code: &str, msg: &str| error(StatusCode::BAD_REQUEST, code, msg);
     let Some(region) = req.param("RegionId").filter(|r| !r.is_empty()) else {
         return bad("MissingRegionId", "RegionId is mandatory for this action.");
@@ -67,10 +68,11 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
             "You must specify the SAG instance ID.",
         );
     };
-    let Some(instance) = scenario
+    let Some((position, instance)) = scenario
         .sag_instances
         .iter()
-        .find(|i| i.smartag_id == smartag_id && i.region == region)
+        .enumerate()
+        .find(|(_, i)| i.smartag_id == smartag_id && i.region == region)
     else {
         return bad(
             "SAG.InstanceNoFound",
@@ -83,7 +85,11 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
             let Some(name) = req.param("UserName").filter(|n| !n.is_empty()) else {
                 return bad("ClientUser.NameEmpty", "You must specify UserName.");
             };
-            let Some(user) = instance.users.iter().find(|u| u.name == name) else {
+            let Some(user) = served
+                .index
+                .sag_user(position, name)
+                .map(|i| &instance.users[i])
+            else {
                 return bad(
                     "ClientUser.NameInvalid",
                     "The specified UserName is invalid.",
@@ -142,7 +148,11 @@ pub(crate) fn answer(scenario: &Scenario, route: Route, req: &SimRequest<'_>) ->
             }
             let mut statistics = Vec::new();
             for name in names {
-                let Some(user) = instance.users.iter().find(|u| u.name == name) else {
+                let Some(user) = served
+                    .index
+                    .sag_user(position, name)
+                    .map(|i| &instance.users[i])
+                else {
                     return bad(
                         "ClientUser.NameInvalid",
                         "The specified UserName is invalid.",
