@@ -212,6 +212,11 @@ pub async fn read_limited(
 
 /// Decodes a JSON body, naming the field that did not fit.
 pub fn decode<T: DeserializeOwned>(api: &'static str, body: &[u8]) -> Result<T, ApiError> {
+    // Almost every answer decodes: take the fast path, and track the path to the
+    // offending field only to explain a failure.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

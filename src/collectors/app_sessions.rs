@@ -48,7 +48,16 @@ impl SessionTally {
             .filter_map(|v| v.as_deref().map(str::trim))
             .find(|v| !v.is_empty())
             .unwrap_or("unknown");
-        let state = snake_case(session.session_state.as_deref().unwrap_or(""));
+        let raw = session.session_state.as_deref().unwrap_or("");
+        // The documented states map to known labels without allocating; anything else
+        // is snake-cased.
+        let state = match UPSTREAM_STATES
+            .iter()
+            .find(|(upstream, _)| *upstream == raw)
+        {
+            Some((_, label)) => std::borrow::Cow::Borrowed(*label),
+            None => std::borrow::Cow::Owned(snake_case(raw)),
+        };
         let states = match self.groups.get_mut(group) {
             Some(s) => s,
             None => self
@@ -56,7 +65,12 @@ impl SessionTally {
                 .entry(group.to_string())
                 .or_insert_with(|| KNOWN_STATES.iter().map(|s| (s.to_string(), 0)).collect()),
         };
-        *states.entry(state).or_insert(0) += 1;
+        match states.get_mut(state.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                states.insert(state.into_owned(), 1);
+            }
+        }
     }
 }
 
@@ -462,6 +476,14 @@ mod tests {
         assert!(check_page(240, 40, 250, 100, &page(250, 10)).is_ok());
         // An empty window is one empty page.
         assert!(check_page(0, 0, 0, 100, &page(0, 0)).is_ok());
+    }
+
+    #[test]
+    fn documented_states_map_to_their_snake_cased_labels() {
+        for (upstream, label) in UPSTREAM_STATES {
+            assert_eq!(snake_case(upstream), label);
+            assert!(KNOWN_STATES.contains(&label));
+        }
     }
 
     #[test]
