@@ -87,25 +87,29 @@ pub enum CollectError {
 
 /// Builds one poll's series in a fresh registry, so a snapshot never mixes polls.
 pub struct SeriesBuilder {
-    /// Fresh per poll; its const labels (`region`, `project_id`) go on every series.
+    /// Fresh per poll.
     registry: Registry,
+    /// Labels every series carries (`region`, `project_id`); given to each family so
+    /// that a series' labels come out sorted by name, the same way in every poll.
+    const_labels: HashMap<String, String>,
 }
 
 impl SeriesBuilder {
     /// A builder whose series all carry `const_labels`.
     pub fn new(const_labels: &[(&str, &str)]) -> Self {
-        let labels: HashMap<String, String> = const_labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         SeriesBuilder {
-            registry: Registry::new_custom(None, Some(labels)).expect("valid const labels"),
+            registry: Registry::new(),
+            const_labels: const_labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     /// Registers a gauge family with the given variable labels.
     pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-        let gauge = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+        let opts = Opts::new(name, help).const_labels(self.const_labels.clone());
+        let gauge = GaugeVec::new(opts, labels).expect("valid metric definition");
         self.registry
             .register(Box::new(gauge.clone()))
             .expect("metric names are unique within a collector");
@@ -217,7 +221,25 @@ pub fn snake_case(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::snake_case;
+    use super::{SeriesBuilder, snake_case};
+
+    #[test]
+    fn every_series_has_its_labels_sorted_by_name() {
+        let series = SeriesBuilder::new(&[("region", "cn-north-4"), ("project_id", "p1")]);
+        series
+            .gauge_vec(
+                "x_desktops",
+                "Desktops.",
+                &["session_state", "desktop_group"],
+            )
+            .with_label_values(&["in_use", "Finance"])
+            .set(3.0);
+        let rendered = crate::encoding::render(&series.finish());
+        assert_eq!(
+            std::str::from_utf8(&rendered[0].samples).unwrap(),
+            "x_desktops{desktop_group=\"Finance\",project_id=\"p1\",region=\"cn-north-4\",session_state=\"in_use\"} 3\n"
+        );
+    }
 
     #[test]
     fn snake_case_matches_documented_states() {
