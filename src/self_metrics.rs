@@ -217,6 +217,26 @@ impl SelfMetrics {
         let _ = self.poll_api_calls.remove_label_values(&labels);
     }
 
+    /// Forgets the per-target API counters (`api_requests_total`,
+    /// `api_throttled_total`) of a target that is no longer configured. A target added
+    /// back later starts its counters from zero, which Prometheus reads as a reset.
+    pub fn forget_target(&self, target: &str) {
+        for vec in [&self.api_requests, &self.api_throttled] {
+            for family in vec.collect() {
+                for metric in family.get_metric() {
+                    let labels: std::collections::HashMap<&str, &str> = metric
+                        .get_label()
+                        .iter()
+                        .map(|pair| (pair.name(), pair.value()))
+                        .collect();
+                    if labels.get("target") == Some(&target) {
+                        let _ = vec.remove(&labels);
+                    }
+                }
+            }
+        }
+    }
+
     /// Counts one throttled response.
     pub fn api_throttled(&self, target: &str, api: &str) {
         self.api_throttled.with_label_values(&[target, api]).inc();

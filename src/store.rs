@@ -160,17 +160,25 @@ impl Store {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    /// Drops the slots (and their self-metrics) whose key is not in `keep`.
+    /// Drops the slots (and their self-metrics) whose key is not in `keep`; a target
+    /// with no slot left also loses its API counters.
     pub fn retain(&self, keep: &std::collections::BTreeSet<SlotKey>) {
         let mut slots = self.slots.lock().expect("store lock");
+        let mut dropped_targets = std::collections::BTreeSet::new();
         slots.retain(|key, _| {
             let kept = keep.contains(key);
             if !kept {
                 self.self_metrics
                     .forget_collector(&key.target, key.collector);
+                dropped_targets.insert(key.target.clone());
             }
             kept
         });
+        for target in dropped_targets {
+            if !keep.iter().any(|k| k.target == target) {
+                self.self_metrics.forget_target(&target);
+            }
+        }
         self.encode(&slots);
     }
 

@@ -111,7 +111,15 @@ async fn a_valid_file_is_applied_and_an_invalid_one_rejected() {
         Some(1.0)
     );
 
-    // Removing a target removes its series.
+    assert!(
+        !m.find(
+            "workspace_exporter_api_requests_total",
+            &[("target", "staging")]
+        )
+        .is_empty()
+    );
+
+    // Removing a target removes its series, its own metrics included.
     write_config(&h, &one);
     let (status, _) = reload(&h).await;
     assert_eq!(status, 200);
@@ -124,6 +132,20 @@ async fn a_valid_file_is_applied_and_an_invalid_one_rejected() {
     );
     assert!(m.find("huaweicloud_workspace_online_users", &[]).is_empty());
     assert_eq!(m.find("workspace_exporter_collector_up", &[]).len(), 1);
+    assert!(
+        m.find(
+            "workspace_exporter_api_requests_total",
+            &[("target", "staging")]
+        )
+        .is_empty()
+    );
+    assert!(
+        !m.find(
+            "workspace_exporter_api_requests_total",
+            &[("target", "prod")]
+        )
+        .is_empty()
+    );
 }
 
 #[tokio::test]
