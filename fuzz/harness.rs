@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use prometheus::Encoder;
 use workspace_exporter::cloud::alibaba::sag::{ClientUsersPage, UserOnlineClients};
 use workspace_exporter::cloud::http::{ApiError, decode, error_chain, parse_error_body};
 use workspace_exporter::cloud::huawei::iam::Projects;
@@ -29,10 +28,20 @@ const API: &str = "fuzz";
 /// came from upstream bodies go through the text encoder.
 fn render(series: SeriesBuilder) {
     let families = series.finish();
-    let mut buf = Vec::new();
-    prometheus::TextEncoder::new()
-        .encode(&families, &mut buf)
-        .expect("the text encoder accepts every gauge the collectors build");
+    let bodies = workspace_exporter::encoding::Bodies::from_families(&families)
+        .expect("the encoder accepts every gauge the collectors build");
+    let samples: usize = families.iter().map(|f| f.get_metric().len()).sum();
+    let text = bodies.text.to_bytes();
+    let lines = text.iter().filter(|b| **b == b'\n').count();
+    let headers = text
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"#"))
+        .count();
+    assert_eq!(
+        lines - headers,
+        samples,
+        "one line per sample, whatever the labels hold"
+    );
 }
 
 /// Decodes `body` as `T`; on failure, also formats the error as the logs would.
@@ -249,11 +258,10 @@ fn check_time_count(entry: &str) {
                 before.trim(),
                 "time is not the text before the last ':'"
             );
-            let tail = after.trim();
-            let digits = tail.strip_prefix('+').unwrap_or(tail);
+            let digits = after.trim();
             assert!(
                 !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
-                "{entry:?}: count {count} parsed from {tail:?}, which is not digits"
+                "{entry:?}: count {count} parsed from {digits:?}, which is not digits"
             );
             assert_eq!(digits.parse::<u64>(), Ok(count), "{entry:?}");
         }

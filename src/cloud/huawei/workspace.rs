@@ -120,9 +120,14 @@ pub fn parse_time_count(entry: &str) -> Result<(&str, u64), TimeCountError> {
     if count.is_empty() {
         return Err(err("no count after the last ':'"));
     }
+    // Digits only: `u64::from_str` would also take a leading `+`, which no documented
+    // answer has.
     let count = count
-        .parse::<u64>()
-        .map_err(|_| err("the count after the last ':' is not a non-negative integer"))?;
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| count.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| err("the count after the last ':' is not a non-negative integer"))?;
     Ok((time.trim(), count))
 }
 
@@ -150,6 +155,7 @@ mod tests {
         assert!(parse_time_count("03:00 : ").is_err());
         assert!(parse_time_count("03:00 : -1").is_err());
         assert!(parse_time_count("03:00 : 1.5").is_err());
+        assert!(parse_time_count("03:00 : +5").is_err());
         assert!(parse_time_count("03:00 : 99999999999999999999999").is_err());
     }
 
