@@ -352,6 +352,9 @@ pub fn config(data: &[u8]) {
                 assert!(!t.instances.is_empty(), "{}: no instances", t.name);
                 assert!((1..=64).contains(&t.concurrency));
             }
+            for t in &c.huaweicloud {
+                assert!((1..=64).contains(&t.concurrency));
+            }
             let _ = format!("{c:?}");
         }
         Err(e) => {
