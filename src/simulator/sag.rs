@@ -80,20 +80,27 @@ pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Rep
         );
     };
     let ok = |body: serde_json::Value| json_reply(StatusCode::OK, &body, "x-acs-request-id");
+    // An account of this instance by name, or the documented error.
+    let user = |name: &str| {
+        served
+            .index
+            .sag_user(position, name)
+            .map(|i| &instance.users[i])
+            .ok_or_else(|| {
+                Box::new(bad(
+                    "ClientUser.NameInvalid",
+                    "The specified UserName is invalid.",
+                ))
+            })
+    };
     match route {
         Route::SagUserOnlineClients => {
             let Some(name) = req.param("UserName").filter(|n| !n.is_empty()) else {
                 return bad("ClientUser.NameEmpty", "You must specify UserName.");
             };
-            let Some(user) = served
-                .index
-                .sag_user(position, name)
-                .map(|i| &instance.users[i])
-            else {
-                return bad(
-                    "ClientUser.NameInvalid",
-                    "The specified UserName is invalid.",
-                );
+            let user = match user(name) {
+                Ok(user) => user,
+                Err(reply) => return *reply,
             };
             let clients: Vec<_> = user
                 .clients
@@ -148,15 +155,9 @@ pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Rep
             }
             let mut statistics = Vec::new();
             for name in names {
-                let Some(user) = served
-                    .index
-                    .sag_user(position, name)
-                    .map(|i| &instance.users[i])
-                else {
-                    return bad(
-                        "ClientUser.NameInvalid",
-                        "The specified UserName is invalid.",
-                    );
+                let user = match user(name) {
+                    Ok(user) => user,
+                    Err(reply) => return *reply,
                 };
                 statistics.push(json!({"UserName": user.name, "OnlineCount": user.clients.len()}));
             }
