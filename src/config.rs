@@ -426,16 +426,11 @@ fn target_poll(
             ),
         ));
     }
-    let rate_limit_per_minute = match o.rate_limit_per_minute {
-        Some(0) => {
-            return Err(ConfigError::new(
-                format!("{prefix}.rate_limit_per_minute"),
-                "must be greater than zero",
-            ));
-        }
-        Some(n) => n,
-        None => poll.rate_limit_per_minute,
-    };
+    let rate_limit_per_minute = nonzero(
+        format!("{prefix}.rate_limit_per_minute"),
+        o.rate_limit_per_minute,
+        poll.rate_limit_per_minute,
+    )?;
     Ok(TargetPoll {
         interval,
         timeout,
@@ -530,16 +525,11 @@ impl Config {
                     )
                 })?
             },
-            max_requests: match raw.server.max_requests {
-                Some(0) => {
-                    return Err(ConfigError::new(
-                        "server.max_requests",
-                        "must be greater than zero",
-                    ));
-                }
-                Some(n) => n,
-                None => DEFAULT_MAX_REQUESTS,
-            },
+            max_requests: nonzero(
+                "server.max_requests",
+                raw.server.max_requests,
+                DEFAULT_MAX_REQUESTS,
+            )?,
             telemetry_path: {
                 let path = raw
                     .server
@@ -577,26 +567,16 @@ impl Config {
                 Some(HumanDuration(d)) => d,
                 None => DEFAULT_RETRY_BACKOFF,
             },
-            rate_limit_per_minute: match raw.poll.rate_limit_per_minute {
-                Some(0) => {
-                    return Err(ConfigError::new(
-                        "poll.rate_limit_per_minute",
-                        "must be greater than zero",
-                    ));
-                }
-                Some(n) => n,
-                None => DEFAULT_RATE_LIMIT_PER_MINUTE,
-            },
-            max_body_bytes: match raw.poll.max_body_bytes {
-                Some(0) => {
-                    return Err(ConfigError::new(
-                        "poll.max_body_bytes",
-                        "must be greater than zero",
-                    ));
-                }
-                Some(n) => n,
-                None => DEFAULT_MAX_BODY_BYTES,
-            },
+            rate_limit_per_minute: nonzero(
+                "poll.rate_limit_per_minute",
+                raw.poll.rate_limit_per_minute,
+                DEFAULT_RATE_LIMIT_PER_MINUTE,
+            )?,
+            max_body_bytes: nonzero(
+                "poll.max_body_bytes",
+                raw.poll.max_body_bytes,
+                DEFAULT_MAX_BODY_BYTES,
+            )?,
         };
         if raw.huaweicloud.is_empty() && raw.alibabacloud_sag.is_empty() {
             return Err(ConfigError::new(
@@ -730,6 +710,19 @@ pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A count that must not be zero, or `default` when absent.
+fn nonzero<T: Copy + PartialEq + From<u8>>(
+    key: impl Into<String>,
+    value: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        Some(n) if n == T::from(0) => Err(ConfigError::new(key, "must be greater than zero")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
 }
 
 fn positive(
@@ -1178,6 +1171,25 @@ mod tests {
         assert_eq!(err.key, "poll.interval");
         let err = parse(&format!("{MINIMAL}interval = \"7000000000000000000s\"\n")).unwrap_err();
         assert_eq!(err.key, "huaweicloud[0].interval");
+    }
+
+    #[test]
+    fn zero_counts_are_named() {
+        for (section, key, named) in [
+            ("[server]", "max_requests = 0", "server.max_requests"),
+            (
+                "[poll]",
+                "rate_limit_per_minute = 0",
+                "poll.rate_limit_per_minute",
+            ),
+            ("[poll]", "max_body_bytes = 0", "poll.max_body_bytes"),
+        ] {
+            let err = parse(&format!("{section}\n{key}\n{MINIMAL}")).unwrap_err();
+            assert_eq!(err.key, named);
+            assert_eq!(err.problem, "must be greater than zero");
+        }
+        let err = parse(&format!("{MINIMAL}rate_limit_per_minute = 0\n")).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].rate_limit_per_minute");
     }
 
     #[test]
