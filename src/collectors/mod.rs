@@ -34,6 +34,12 @@ pub trait Collector: Send + Sync {
     /// Polls the cloud once and returns every series this collector exports. `now` is
     /// the poll's start time (injected so tests can pin it).
     fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_>;
+
+    /// Upstream calls the next poll expects to make, when the collector plans its
+    /// polls; `None` lets the scheduler assume as many as the last poll made.
+    fn planned_api_calls(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Counts above this are treated as corrupt upstream data rather than exported: no
