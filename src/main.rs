@@ -98,11 +98,15 @@ struct SimulateArgs {
     #[arg(long = "desktop-groups", default_value_t = 0)]
     desktop_groups: usize,
     /// Application server groups.
-    #[arg(long = "server-groups", default_value_t = 200)]
+    #[arg(long = "server-groups", default_value_t = 60)]
     server_groups: usize,
-    /// Application-streaming sessions.
-    #[arg(long, default_value_t = 100_000)]
+    /// Application-streaming sessions started in the last 24 h.
+    #[arg(long, default_value_t = 60_000)]
     sessions: usize,
+    /// How the sessions split over their states: "typical" (90 % signed out, as in an
+    /// ordinary day) or "even" (a fifth in each).
+    #[arg(long = "session-states", default_value = "typical", value_parser = ["typical", "even"])]
+    session_states: String,
     /// SAG client accounts on the first instance.
     #[arg(long = "sag-users", default_value_t = 5_000)]
     sag_users: usize,
@@ -396,12 +400,16 @@ fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
     let scenario = if args.desktop_groups == 0 {
         Scenario::demo()
     } else {
-        Scenario::large(
+        let mut large = Scenario::large(
             args.desktop_groups,
             args.server_groups,
             args.sessions,
             args.sag_users,
-        )
+        );
+        if args.session_states == "typical" {
+            large.set_sessions(scenario::split_typically(args.sessions));
+        }
+        large
     };
     runtime()?.block_on(async {
         let listener = TcpListener::bind(args.listen_address)

@@ -113,6 +113,9 @@ fn current_usage() -> Option<Arc<PollUsage>> {
     POLL_USAGE.try_with(Arc::clone).ok()
 }
 
+/// The window `rate_limit_per_minute` counts requests in.
+const WINDOW: Duration = Duration::from_secs(60);
+
 /// Longest wait between two attempts, whatever the server asks.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
 
@@ -125,7 +128,9 @@ pub const MAX_THROTTLED_RETRIES: u32 = 8;
 ///
 /// A call takes a token at once when one is free and nobody is queued. Otherwise it
 /// queues under its collector's name, and a dispatcher task hands out tokens as they
-/// refill, taking the collectors in turn: a one-call poll waits for at most one call of
+/// refill, taking the collectors in turn. Besides the bucket, no 60 seconds ever see
+/// more than `per_minute` requests, so the initial burst never pushes a minute over the
+/// configured rate: a one-call poll waits for at most one call of
 /// each other collector queued on the host, never for a whole long poll. A throttled
 /// answer pauses the host: no call goes out until the pause ends.
 #[derive(Debug)]
@@ -143,6 +148,9 @@ struct HostQueue {
     rate: f64,
     /// Burst size.
     capacity: f64,
+    /// Most requests in any 60 seconds: the configured rate, which the burst must not
+    /// push past.
+    per_window: usize,
     /// Mutable state; never held across an await.
     state: StdMutex<HostState>,
 }
@@ -153,6 +161,8 @@ struct HostState {
     tokens: f64,
     /// When `tokens` was last refilled.
     last: Instant,
+    /// When the requests of the last 60 seconds went out, oldest first.
+    recent: VecDeque<Instant>,
     /// No call goes out before this (a throttled answer's pause).
     paused_until: Option<Instant>,
     /// Queued calls per collector, oldest first.
@@ -174,6 +184,29 @@ impl HostState {
 
     fn paused(&self, now: Instant) -> Option<Instant> {
         self.paused_until.filter(|until| *until > now)
+    }
+
+    /// When the 60-second window lets the next request out (`None`: now).
+    fn window_full(&mut self, now: Instant, per_window: usize) -> Option<Instant> {
+        while self.recent.front().is_some_and(|t| *t + WINDOW <= now) {
+            self.recent.pop_front();
+        }
+        (self.recent.len() >= per_window)
+            .then(|| self.recent.front().map(|t| *t + WINDOW))
+            .flatten()
+    }
+
+    /// Whether a request may go out now: not paused, a token free, room in the window.
+    fn may_send(&mut self, now: Instant, per_window: usize) -> bool {
+        self.paused(now).is_none()
+            && self.tokens >= 1.0
+            && self.window_full(now, per_window).is_none()
+    }
+
+    /// Takes a token for a request going out now.
+    fn take(&mut self, now: Instant) {
+        self.tokens -= 1.0;
+        self.recent.push_back(now);
     }
 
     /// The next queued call, taking collectors in turn after `served_last`.
@@ -207,13 +240,13 @@ impl HostQueue {
                 match state.paused(now) {
                     Some(until) => until,
                     None => {
-                        while state.tokens >= 1.0 {
+                        while state.may_send(now, self.per_window) {
                             match state.next_waiter() {
                                 Some((name, waiter)) => {
                                     // A cancelled call (its poll was abandoned) takes
                                     // no token.
                                     if waiter.send(()).is_ok() {
-                                        state.tokens -= 1.0;
+                                        state.take(now);
                                         state.served_last = Some(name);
                                     }
                                 }
@@ -224,7 +257,10 @@ impl HostQueue {
                             state.dispatching = false;
                             return;
                         }
-                        now + Duration::from_secs_f64((1.0 - state.tokens) / self.rate)
+                        let refilled = now
+                            + Duration::from_secs_f64((1.0 - state.tokens).max(0.0) / self.rate);
+                        let window = state.window_full(now, self.per_window).unwrap_or(now);
+                        refilled.max(window)
                     }
                 }
             };
@@ -257,9 +293,11 @@ impl RateLimiter {
         let queue = Arc::new(HostQueue {
             rate: f64::from(self.per_minute) / 60.0,
             capacity,
+            per_window: self.per_minute as usize,
             state: StdMutex::new(HostState {
                 tokens: capacity,
                 last: Instant::now(),
+                recent: VecDeque::new(),
                 paused_until: None,
                 queues: BTreeMap::new(),
                 served_last: None,
@@ -279,8 +317,8 @@ impl RateLimiter {
             let mut state = queue.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             state.refill(now, queue.rate, queue.capacity);
-            if state.paused(now).is_none() && state.queues.is_empty() && state.tokens >= 1.0 {
-                state.tokens -= 1.0;
+            if state.queues.is_empty() && state.may_send(now, queue.per_window) {
+                state.take(now);
                 return;
             }
             let (tx, rx) = oneshot::channel();
@@ -504,5 +542,79 @@ mod tests {
         let before = Instant::now();
         limiter.acquire("other").await;
         assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_minute_sees_more_than_the_rate_burst_included() {
+        let limiter = RateLimiter::new(100); // bursts of 10
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..250 {
+            limiter.acquire("h").await;
+            sent.push(start.elapsed());
+        }
+        assert_eq!(sent[9], Duration::ZERO, "the burst goes out at once");
+        for (i, at) in sent.iter().enumerate() {
+            let in_window = sent[i..].iter().take_while(|t| **t < *at + WINDOW).count();
+            assert!(
+                in_window <= 100,
+                "{in_window} requests in the minute from {at:?}"
+            );
+        }
+        // The 101st request waits for the first minute to pass.
+        assert!(sent[100] >= WINDOW, "{:?}", sent[100]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collectors_sharing_a_host_take_turns() {
+        let limiter = Arc::new(RateLimiter::new(60)); // one a second, bursts of 6
+        for _ in 0..6 {
+            limiter.acquire("h").await;
+        }
+        // A long poll queues 20 calls; then a one-call poll arrives.
+        let long = Arc::new(PollUsage::new("app_sessions"));
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (limiter, usage) = (limiter.clone(), long.clone());
+            calls.spawn(POLL_USAGE.scope(usage, async move {
+                limiter.acquire("h").await;
+                Instant::now()
+            }));
+        }
+        tokio::task::yield_now().await;
+        let short = Arc::new(PollUsage::new("desktop_status"));
+        let start = Instant::now();
+        POLL_USAGE.scope(short.clone(), limiter.acquire("h")).await;
+        let waited = start.elapsed();
+        assert!(
+            waited <= Duration::from_secs(2),
+            "the one-call poll waited {waited:?} behind the long one"
+        );
+        assert_eq!(short.rate_limit_wait(), waited);
+        let mut last = start;
+        while let Some(at) = calls.join_next().await {
+            last = last.max(at.unwrap());
+        }
+        // 20 calls at one a second, all counted as queued time of the long poll.
+        assert!(last - start >= Duration::from_secs(19));
+        assert!(long.rate_limit_wait() >= Duration::from_secs(19));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_call_to_the_host_then_resumes_without_a_burst() {
+        let limiter = RateLimiter::new(600);
+        let start = Instant::now();
+        limiter.pause("h", start + Duration::from_secs(30));
+        limiter.acquire("h").await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(30) + Duration::from_millis(100)
+        );
+        limiter.acquire("other").await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(30_100),
+            "another host is not paused"
+        );
     }
 }

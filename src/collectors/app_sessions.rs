@@ -240,9 +240,37 @@ struct Seen {
     /// States with sessions outside the listed groups (or without a group): counting
     /// per group would miss them, so they are paged.
     must_page: u8,
+    /// Polls since a state was last found uncountable. Polls that page everything
+    /// cannot tell whether the evidence still holds (sessions in a deleted group age
+    /// out of the window), so it is forgotten after [`RECHECK_AFTER_POLLS`] and the
+    /// next split checks again.
+    must_page_age: u32,
 }
 
+/// Polls after which states found uncountable are tried again (at worst one split
+/// that falls back to paging per this many polls).
+const RECHECK_AFTER_POLLS: u32 = 10;
+
 impl Seen {
+    /// Records that state `i` cannot be counted per group.
+    fn uncountable(&mut self, i: usize) {
+        self.must_page |= 1 << i;
+        self.must_page_age = 0;
+    }
+
+    /// Ages the evidence by one poll, forgetting it when it is old.
+    fn age(&mut self) {
+        if self.must_page == 0 {
+            self.must_page_age = 0;
+            return;
+        }
+        self.must_page_age += 1;
+        if self.must_page_age >= RECHECK_AFTER_POLLS {
+            self.must_page = 0;
+            self.must_page_age = 0;
+        }
+    }
+
     /// The tenant's shape, once the per-state totals are known.
     fn shape(&self) -> Option<TenantShape> {
         Some(TenantShape {
@@ -353,6 +381,7 @@ impl AppSessionsCollector {
             }
             SessionPlan::Auto => self.auto(&window, &mut seen).await,
         };
+        seen.age();
         // What was learned is kept even when the poll failed half-way.
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
         let tally = tally?;
@@ -429,10 +458,10 @@ impl AppSessionsCollector {
         seen.per_state = Some(fold.per_state);
         seen.groups_seen = fold.group_ids.len() as u64;
         // Without a group listing only sessions lacking a group ID are known to be
-        // uncountable; earlier evidence stays until a split checks it.
+        // uncountable; earlier evidence stays until a split checks it or it ages out.
         for (i, outside) in fold.outside.iter().enumerate() {
             if *outside > 0 {
-                seen.must_page |= 1 << i;
+                seen.uncountable(i);
             }
         }
         Ok(fold.tally)
@@ -510,7 +539,7 @@ impl AppSessionsCollector {
             if let Some(per_state) = seen.per_state {
                 for &s in &counted {
                     if counted_per_state[s] != per_state[s] {
-                        seen.must_page |= 1 << s;
+                        seen.uncountable(s);
                     }
                 }
             }
@@ -525,7 +554,7 @@ impl AppSessionsCollector {
         for i in 0..UPSTREAM_STATES.len() {
             let outside = plan.pages(i) && fold.outside[i] > 0;
             if outside {
-                seen.must_page |= 1 << i;
+                seen.uncountable(i);
             } else {
                 seen.must_page &= !(1 << i);
             }

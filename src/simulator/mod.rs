@@ -111,6 +111,10 @@ impl Fault {
     }
 }
 
+/// Arrival times kept for [`Simulator::arrivals`]: enough for a test's polls, bounded
+/// for a long demo.
+pub const ARRIVALS_KEPT: usize = 100_000;
+
 /// A fault and how many more requests it applies to (`None`: until cleared).
 #[derive(Debug, Clone)]
 struct FaultRule {
@@ -195,6 +199,9 @@ struct State {
     faults: BTreeMap<Route, FaultRule>,
     /// Requests answered per route (any status).
     requests: BTreeMap<Route, u64>,
+    /// When the latest requests arrived (tokio's clock, so a paused test clock shows
+    /// the exporter's pace), at most [`ARRIVALS_KEPT`] of them.
+    arrivals: std::collections::VecDeque<tokio::time::Instant>,
     /// Requests rejected for a bad or missing signature.
     rejected_signatures: u64,
 }
@@ -217,6 +224,7 @@ impl Simulator {
             served: Served::new(scenario),
             faults: BTreeMap::new(),
             requests: BTreeMap::new(),
+            arrivals: std::collections::VecDeque::new(),
             rejected_signatures: 0,
         }));
         let shutdown = CancellationToken::new();
@@ -264,6 +272,13 @@ impl Simulator {
     pub fn requests(&self, route: Route) -> u64 {
         let state = self.state.lock().expect("simulator lock");
         state.requests.get(&route).copied().unwrap_or(0)
+    }
+
+    /// When the latest signed requests (any route, at most [`ARRIVALS_KEPT`]) arrived,
+    /// oldest first.
+    pub fn arrivals(&self) -> Vec<tokio::time::Instant> {
+        let state = self.state.lock().expect("simulator lock");
+        state.arrivals.iter().copied().collect()
     }
 
     /// Requests rejected for their signature so far.
@@ -457,6 +472,10 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
     let fault = {
         let mut state = state.lock().expect("simulator lock");
         *state.requests.entry(route).or_insert(0) += 1;
+        if state.arrivals.len() == ARRIVALS_KEPT {
+            state.arrivals.pop_front();
+        }
+        state.arrivals.push_back(tokio::time::Instant::now());
         match state.faults.get_mut(&route) {
             Some(rule) => {
                 let fault = rule.fault.clone();
