@@ -67,27 +67,6 @@ fn scenario_of(t: &Tenant) -> Scenario {
     s
 }
 
-/// The fewest calls any split of the states needs (the pricing).
-fn optimum(t: &Tenant) -> u64 {
-    let g = t.groups as u64;
-    let n: u64 = t.per_state.iter().map(|n| *n as u64).sum();
-    let pages = |n: u64| n.div_ceil(100).max(1);
-    (0u32..32)
-        .map(|p| {
-            if p == 31 {
-                return pages(n);
-            }
-            let paged: u64 = (0..5)
-                .filter(|i| p & (1 << i) != 0)
-                .map(|i| t.per_state[i] as u64)
-                .sum();
-            let counted = 5 - u64::from(p.count_ones());
-            (if p == 0 { 0 } else { pages(paged) }) + g.div_ceil(100).max(1) + counted * g + 1
-        })
-        .min()
-        .unwrap()
-}
-
 /// One poll's numbers.
 #[derive(Debug, Clone, Copy)]
 struct Poll {
@@ -159,8 +138,12 @@ fn main() {
         let (_, paging) = runtime.block_on(measure(&t, "paging"));
         let (_, counts) = runtime.block_on(measure(&t, "counts"));
         let (first, auto) = runtime.block_on(measure(&t, "auto"));
-        let best = optimum(&t);
-        let mark = if auto.calls == best as f64 { "" } else { " (NOT optimal)" };
+        let best = scenario_of(&t).optimal_app_session_calls();
+        let mark = if auto.calls == best as f64 {
+            ""
+        } else {
+            " (NOT optimal)"
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {}{mark} | {best} | {:.0} s |",
             t.name,

@@ -6,7 +6,7 @@ mod common;
 
 use common::Scrape;
 use workspace_exporter::collectors::app_sessions::{count_calls, paging_calls};
-use workspace_exporter::simulator::scenario::{SESSION_STATES, split_typically};
+use workspace_exporter::simulator::scenario::split_typically;
 use workspace_exporter::simulator::{Route, Scenario, SimSession};
 
 /// `groups` server groups (every third without a name), `sessions` sessions spread
@@ -150,33 +150,6 @@ async fn counts_that_miss_sessions_fall_back_to_paging() {
     assert_eq!(counted_calls, (count_calls(3) + paging_calls(3040)) as f64);
 }
 
-/// The fewest calls any plan needs for `s`, computed from the tenant as the issue
-/// prices plans: for each set P of paged states, ⌈N_P/100⌉ (none when P is empty; the
-/// unfiltered total when P is every state) plus, unless P is every state, ⌈G/100⌉
-/// + |C|·G for the counted states C and one total.
-fn optimum(s: &Scenario) -> u64 {
-    let g = s.server_groups().len() as u64;
-    let per_state: Vec<u64> = SESSION_STATES
-        .iter()
-        .map(|st| s.sessions.iter().filter(|x| x.state == *st).count() as u64)
-        .collect();
-    let pages = |n: u64| n.div_ceil(100).max(1);
-    (0u32..32)
-        .map(|p| {
-            if p == 31 {
-                return pages(s.sessions.len() as u64);
-            }
-            let paged: u64 = (0..5)
-                .filter(|i| p & (1 << i) != 0)
-                .map(|i| per_state[i])
-                .sum();
-            let counted = 5 - u64::from(p.count_ones());
-            (if p == 0 { 0 } else { pages(paged) }) + g.div_ceil(100).max(1) + counted * g + 1
-        })
-        .min()
-        .unwrap()
-}
-
 /// 60 server groups and 60,000 sessions, 54,000 of them signed out.
 fn mostly_signed_out() -> Scenario {
     let mut s = Scenario::empty();
@@ -197,7 +170,7 @@ async fn auto_takes_the_optimum_and_every_plan_gives_the_same_series() {
         ("a split wins", mostly_signed_out, 122),
     ];
     for (name, tenant, best) in tenants {
-        assert_eq!(optimum(&tenant()), best, "{name}");
+        assert_eq!(tenant().optimal_app_session_calls(), best, "{name}");
         let (auto, auto_calls, auto_requests) = run(tenant(), "auto").await;
         assert_eq!(auto_calls, best as f64, "{name}: the plan auto chose");
         assert_eq!(auto_requests, best, "{name}: requests the simulator saw");

@@ -331,6 +331,36 @@ impl Scenario {
             .collect();
     }
 
+    /// The fewest `list-sessions` and group-listing calls any `app_sessions` plan needs
+    /// for this tenant, priced here, apart from the collector, as the plans are
+    /// specified: for each set P of paged states, ⌈N_P/100⌉ (none when P is empty; the
+    /// unfiltered total when P holds every state) plus, unless P holds every state,
+    /// ⌈G/100⌉ + |C|·G for the counted states C and one total. Tests and the quota
+    /// benchmark compare the exporter's choice with it.
+    pub fn optimal_app_session_calls(&self) -> u64 {
+        let groups = self.server_groups().len() as u64;
+        let per_state: Vec<u64> = SESSION_STATES
+            .iter()
+            .map(|st| self.sessions.iter().filter(|x| x.state == *st).count() as u64)
+            .collect();
+        let pages = |n: u64| n.div_ceil(100).max(1);
+        (0u32..32)
+            .map(|p| {
+                if p == 31 {
+                    return pages(self.sessions.len() as u64);
+                }
+                let paged: u64 = (0..5)
+                    .filter(|i| p & (1 << i) != 0)
+                    .map(|i| per_state[i])
+                    .sum();
+                let counted = 5 - u64::from(p.count_ones());
+                let paging = if p == 0 { 0 } else { pages(paged) };
+                paging + groups.div_ceil(100).max(1) + counted * groups + 1
+            })
+            .min()
+            .unwrap_or(1)
+    }
+
     /// Total desktops in use now.
     pub fn users_in_use(&self) -> u64 {
         self.desktop_groups.iter().map(|g| g.in_use_num).sum()
