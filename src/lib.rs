@@ -36,6 +36,7 @@
 pub mod cloud;
 pub mod collectors;
 pub mod config;
+#[cfg(feature = "simulator")]
 pub mod demo;
 pub mod encoding;
 pub mod export;
@@ -46,6 +47,7 @@ pub mod secret;
 pub mod self_metrics;
 pub mod server;
 pub mod shutdown;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod store;
 pub mod web_config;

@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use workspace_exporter::config::{Config, ServerConfig};
+#[cfg(feature = "simulator")]
+use workspace_exporter::demo;
 use workspace_exporter::export::{self, ExportRequest, Output};
 use workspace_exporter::exporter::{ConfigFile, StartOptions};
 use workspace_exporter::web_config::{WebConfigError, WebConfigSource};
-use workspace_exporter::{demo, exporter, shutdown};
+use workspace_exporter::{exporter, shutdown};
 
 /// Exit code for configuration errors.
 const EXIT_CONFIG: u8 = 2;
@@ -81,14 +83,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a built-in simulated cloud and export it: no account needed.
+    #[cfg(feature = "simulator")]
     Demo(DemoArgs),
     /// Download the desktop connection records file of a [[huaweicloud]] target.
     ExportConnections(ExportArgs),
+    #[cfg(feature = "simulator")]
     /// Run only the simulated clouds (for benchmarks and manual testing); prints the
     /// URL and the credentials they accept.
     Simulate(SimulateArgs),
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, clap::Args)]
 struct SimulateArgs {
     /// Address to listen on.
@@ -112,6 +117,7 @@ struct SimulateArgs {
     sag_users: usize,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
     /// Poll interval of the demo exporter.
@@ -172,6 +178,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
     match &cli.command {
+        #[cfg(feature = "simulator")]
         Some(Command::Demo(args)) => match load_web_config(&cli) {
             Ok(web) => run_or_report(run_demo(&cli, args, web)),
             Err(e) => {
@@ -179,6 +186,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+        #[cfg(feature = "simulator")]
         Some(Command::Simulate(args)) => run_or_report(run_simulator(args)),
         Some(Command::ExportConnections(args)) => {
             let config = match load_config(&cli) {
@@ -316,6 +324,7 @@ fn run_exporter(config: Config, options: StartOptions) -> anyhow::Result<()> {
     })
 }
 
+#[cfg(feature = "simulator")]
 fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> anyhow::Result<()> {
     let addr = cli
         .listen_address
@@ -395,6 +404,7 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
     }
 }
 
+#[cfg(feature = "simulator")]
 fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
     use workspace_exporter::simulator::{Scenario, Simulator, scenario};
     let scenario = if args.desktop_groups == 0 {

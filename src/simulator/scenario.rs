@@ -1,40 +1,9 @@
 //! The simulated cloud's data: desktop groups, online-user history, application
 //! sessions, and how the demo makes them move over time.
 
-use serde::Serialize;
-
-/// Counts of one desktop group, as `connections/status` reports them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SimDesktopGroup {
-    /// Group name (`static_name`).
-    pub static_name: String,
-    /// Power states.
-    pub running_num: u64,
-    /// Stopped desktops.
-    pub stop_num: u64,
-    /// Hibernated desktops.
-    pub hibernate_num: u64,
-    /// Other power states.
-    pub other_num: u64,
-    /// Assigned desktops.
-    pub attached_num: u64,
-    /// Unassigned desktops.
-    pub unattached_num: u64,
-    /// Desktops that cannot be assigned.
-    pub cannot_attach_num: u64,
-    /// Desktops being assigned.
-    pub in_process_num: u64,
-    /// Desktops with a connected user.
-    pub in_use_num: u64,
-    /// Desktops whose agent has not registered.
-    pub unregistered_num: u64,
-    /// Idle desktops.
-    pub ready_num: u64,
-    /// Desktops with a disconnected session.
-    pub disconnected_num: u64,
-    /// Desktops in an unknown login state.
-    pub unknown_num: u64,
-}
+/// Counts of one desktop group, as `connections/status` reports them: the client's own
+/// type, so the simulator serves exactly the fields the exporter reads.
+pub use crate::cloud::huawei::workspace::DesktopGroupStatus as SimDesktopGroup;
 
 /// One application-streaming session.
 #[derive(Debug, Clone, PartialEq, Eq)]
