@@ -122,6 +122,45 @@ fn every_kind_of_bad_configuration_exits_2_naming_the_key() {
     }
 }
 
+/// A secret written without quotes, with an unterminated quote, or as a number is
+/// refused at `--config.check` and at start-up, naming the key and the line, and the
+/// message never repeats the value.
+#[test]
+fn a_malformed_secret_is_refused_without_echoing_it() {
+    const VALUE: &str = "demo-secret-key-not-a-real-one";
+    let head = "[[huaweicloud]]\nregion = \"cn-north-4\"\naccess_key = \"AK\"\n";
+    for (line, shown) in [
+        (format!("secret_key = {VALUE}\n"), VALUE),
+        (format!("secret_key = \"{VALUE}\n"), VALUE),
+        (
+            "secret_key = 123456789012345\n".to_string(),
+            "123456789012345",
+        ),
+    ] {
+        let config = format!("{head}{line}");
+        let (code, out) = check(&config, &[]);
+        assert_eq!(code, 2, "{line}: {out}");
+        assert!(out.contains("huaweicloud[0].secret_key"), "{line}: {out}");
+        assert!(!out.contains(shown), "{line}: the secret was echoed: {out}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, &config).unwrap();
+        let started = Command::new(BIN)
+            .arg(format!("--config.file={}", path.display()))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&started.stderr);
+        assert_eq!(started.status.code(), Some(2), "{line}: {stderr}");
+        assert!(stderr.contains("huaweicloud[0].secret_key"), "{stderr}");
+        assert!(
+            !stderr.contains(shown),
+            "{line}: the secret was echoed: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_web_configuration_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

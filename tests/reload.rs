@@ -156,3 +156,26 @@ async fn reload_is_post_only() {
     let resp = h.get("/-/reload").await;
     assert_eq!(resp.status(), 405);
 }
+
+/// A rejected file's reason reaches the `POST /-/reload` answer, but never the value of
+/// a secret written without quotes.
+#[tokio::test]
+async fn a_rejected_reload_does_not_echo_a_secret() {
+    let sim = common::start_sim(scenario()).await;
+    let toml = common::target_toml(&sim.url(), "prod", "");
+    let h = common::start_exporter(sim, &toml).await;
+    let broken = toml.replace(
+        &format!("secret_key = \"{}\"", common::SK),
+        "secret_key = demo-secret-key-not-a-real-one",
+    );
+    assert_ne!(broken, toml);
+    write_config(&h, &broken);
+    let (status, body) = reload(&h).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("huaweicloud[0].secret_key"), "{body}");
+    assert!(body.contains("line "), "{body}");
+    assert!(
+        !body.contains("demo-secret"),
+        "the secret was echoed: {body}"
+    );
+}
