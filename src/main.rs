@@ -16,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 use workspace_exporter::config::{Config, ServerConfig};
 use workspace_exporter::export::{self, ExportRequest, Output};
 use workspace_exporter::exporter::{ConfigFile, StartOptions};
+use workspace_exporter::log_writer::{QuietStderr, eprint_line, print_line};
 use workspace_exporter::web_config::{WebConfigError, WebConfigSource};
 use workspace_exporter::{demo, exporter, shutdown};
 
@@ -171,7 +172,9 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => match load_web_config(&cli) {
             Ok(web) => run_or_report(run_demo(&cli, args, web)),
             Err(e) => {
-                eprintln!("workspace-exporter: invalid web configuration: {e}");
+                eprint_line(&format!(
+                    "workspace-exporter: invalid web configuration: {e}"
+                ));
                 ExitCode::from(EXIT_CONFIG)
             }
         },
@@ -180,10 +183,10 @@ fn main() -> ExitCode {
             let config = match load_config(&cli) {
                 Ok((c, _)) => c,
                 Err(e) => {
-                    eprintln!(
+                    eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
                         cli.config_file.display()
-                    );
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
@@ -193,22 +196,24 @@ fn main() -> ExitCode {
             let (config, server_as_written) = match load_config(&cli) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!(
+                    eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
                         cli.config_file.display()
-                    );
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
             let web = match load_web_config(&cli) {
                 Ok(w) => w,
                 Err(e) => {
-                    eprintln!("workspace-exporter: invalid web configuration: {e}");
+                    eprint_line(&format!(
+                        "workspace-exporter: invalid web configuration: {e}"
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
             if cli.config_check {
-                println!(
+                print_line(&format!(
                     "{}: configuration OK ({} target(s), {} collector(s))",
                     cli.config_file.display(),
                     config.target_names().count(),
@@ -218,7 +223,7 @@ fn main() -> ExitCode {
                             .iter()
                             .map(|t| t.collectors.len())
                             .sum::<usize>()
-                );
+                ));
                 return ExitCode::SUCCESS;
             }
             run_or_report(run_exporter(
@@ -352,7 +357,7 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
         language: args.language.clone(),
     };
     if let Err(e) = request.validate(config) {
-        eprintln!("workspace-exporter: export-connections: {e}");
+        eprint_line(&format!("workspace-exporter: export-connections: {e}"));
         return ExitCode::from(EXIT_CONFIG);
     }
     let output = if args.output == "-" {
@@ -363,7 +368,7 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
     let result = match runtime() {
         Ok(rt) => rt.block_on(export::export(config, &request, &output)),
         Err(e) => {
-            eprintln!("workspace-exporter: {e:#}");
+            eprint_line(&format!("workspace-exporter: {e:#}"));
             return ExitCode::FAILURE;
         }
     };
@@ -378,14 +383,16 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
                 summary.bytes, args.output
             );
             if output == Output::Stdout {
-                eprintln!("{line}");
+                eprint_line(&line);
             } else {
-                println!("{line}");
+                print_line(&line);
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("workspace-exporter: export-connections failed: {e}");
+            eprint_line(&format!(
+                "workspace-exporter: export-connections failed: {e}"
+            ));
             ExitCode::FAILURE
         }
     }
@@ -409,20 +416,20 @@ fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen_address))?;
         let simulator = Simulator::start(listener, scenario)?;
         // Printed on stdout for scripts: URL, then the credentials it accepts.
-        println!("url={}", simulator.url());
-        println!(
+        print_line(&format!("url={}", simulator.url()));
+        print_line(&format!(
             "huawei_region={} huawei_access_key={} huawei_secret_key={}",
             scenario::DEMO_REGION,
             scenario::DEMO_ACCESS_KEY,
             scenario::DEMO_SECRET_KEY
-        );
-        println!(
+        ));
+        print_line(&format!(
             "sag_region={} sag_access_key_id={} sag_access_key_secret={} sag_instance={}",
             scenario::DEMO_SAG_REGION,
             scenario::DEMO_SAG_ACCESS_KEY_ID,
             scenario::DEMO_SAG_ACCESS_KEY_SECRET,
             scenario::DEMO_SAG_INSTANCES[0]
-        );
+        ));
         let token = CancellationToken::new();
         shutdown::install(token.clone(), None).context("cannot install signal handlers")?;
         token.cancelled().await;
@@ -446,9 +453,12 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         "warn"
     };
     let filter = EnvFilter::new(format!("{lib_level},workspace_exporter={level}"));
+    // A closed standard error must neither panic nor stop the exporter: write errors
+    // are swallowed, and the subscriber does not report them with `eprintln!`.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .log_internal_errors(false)
+        .with_writer(QuietStderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Logfmt => builder

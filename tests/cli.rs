@@ -355,6 +355,87 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
     }
 }
 
+/// `workspace-exporter demo 2>&1 | head -1`: once the reader of standard error and
+/// standard output is gone, the process keeps serving, and SIGTERM still stops it at
+/// once with success (it used to panic or ignore the signal).
+#[test]
+fn sigterm_works_when_stderr_is_a_closed_pipe() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--web.listen-address=127.0.0.1:0"])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let mut lines = BufReader::new(reader).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the demo exited before it listened")
+            .unwrap();
+        if line.contains("demo running") {
+            break line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("address="))
+                .unwrap()
+                .to_string();
+        }
+    };
+    // Close the only reader: every later write to stdout or stderr fails with EPIPE.
+    drop(lines);
+    let healthy = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(healthy("/-/healthy").starts_with("HTTP/1.1 200"));
+    assert!(healthy("/nowhere").starts_with("HTTP/1.1 404"));
+    assert!(child.try_wait().unwrap().is_none(), "the demo died");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM with a closed stderr"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Reaped: its pid must not be signalled again.
+    std::mem::forget(guard);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// Kills a process left running by a failed test.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
     let sim = common::start_sim(Scenario::demo()).await;
