@@ -126,6 +126,7 @@ pub async fn start(
         config_file: None,
         web: options.web.clone(),
         direct: true,
+        enable_lifecycle: false,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();

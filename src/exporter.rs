@@ -2,8 +2,8 @@
 //! the HTTP server on a listener the caller bound, and hands back a handle. Both the
 //! binary and the integration tests start the exporter through [`start`].
 //!
-//! A supervisor task owns the polling loops. On a reload request (SIGHUP or
-//! `POST /-/reload`) it re-reads the configuration file; an invalid file is rejected
+//! A supervisor task owns the polling loops. On a reload request (SIGHUP, or
+//! `POST /-/reload` with `--web.enable-lifecycle`) it re-reads the configuration file; an invalid file is rejected
 //! and the running configuration keeps polling. A valid one replaces the loops:
 //! collectors that remain keep their last series until their next poll, collectors that
 //! are gone lose theirs.
@@ -64,6 +64,9 @@ pub struct StartOptions {
     /// Connect to the cloud directly, ignoring `HTTP(S)_PROXY` (the demo's simulator
     /// is on loopback).
     pub direct: bool,
+    /// `--web.enable-lifecycle`: serve `POST /-/reload`; without it the endpoint
+    /// answers 403 (SIGHUP reloads either way).
+    pub enable_lifecycle: bool,
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.
@@ -122,6 +125,7 @@ pub fn start(
         config_file,
         web,
         direct,
+        enable_lifecycle,
     } = options;
     let local_addr = listener.local_addr()?;
     let http = http_client(config.poll.timeout, !direct)?;
@@ -149,6 +153,7 @@ pub fn start(
         store: store.clone(),
         telemetry_path: config.server.telemetry_path.clone(),
         reloader: reloader.clone(),
+        lifecycle: enable_lifecycle,
         in_flight: tokio::sync::Semaphore::new(config.server.max_requests),
         web,
     });

@@ -71,6 +71,11 @@ struct Cli {
     )]
     log_format: LogFormat,
 
+    /// Serve `POST /-/reload` (off by default, as in Prometheus: without it the
+    /// endpoint answers 403 and only SIGHUP reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+
     /// Validate the configuration, print the result, and exit (2 when invalid).
     #[arg(long = "config.check")]
     config_check: bool,
@@ -235,6 +240,7 @@ fn main() -> ExitCode {
                     }),
                     web,
                     direct: false,
+                    enable_lifecycle: cli.enable_lifecycle,
                 },
             ))
         }

@@ -3,7 +3,8 @@
 //! hyper 1.x over tokio. `GET /metrics` returns the bytes the [`Store`] encoded after the
 //! last poll (a scrape never calls the cloud and never encodes); `/` is a small landing
 //! page; `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
-//! collector has finished its first poll; `POST /-/reload` re-reads the configuration.
+//! collector has finished its first poll; `POST /-/reload` re-reads the configuration
+//! when `--web.enable-lifecycle` is given (403 otherwise, as in Prometheus).
 //! Other paths get 404, other methods 405.
 
 use std::convert::Infallible;
@@ -45,6 +46,8 @@ pub struct ServerState {
     pub telemetry_path: String,
     /// Applies `POST /-/reload`; `None` when there is no configuration file to re-read.
     pub reloader: Option<Reloader>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` is served at all.
+    pub lifecycle: bool,
     /// Requests being served; when none is left, requests get 503.
     pub in_flight: tokio::sync::Semaphore,
     /// TLS, basic auth and headers from `--web.config.file`; `None` for plain HTTP.
@@ -196,6 +199,12 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Response
             r.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("POST, PUT"));
             return r;
+        }
+        if !state.lifecycle {
+            return text(
+                StatusCode::FORBIDDEN,
+                "Lifecycle API is not enabled: start with --web.enable-lifecycle to reload over HTTP, or send SIGHUP\n",
+            );
         }
         return match &state.reloader {
             None => text(
@@ -372,6 +381,7 @@ mod tests {
             store: Arc::new(Store::new(Arc::new(SelfMetrics::new()))),
             telemetry_path: "/metrics".into(),
             reloader: None,
+            lifecycle: false,
             in_flight: tokio::sync::Semaphore::new(max_requests),
             web: None,
         }

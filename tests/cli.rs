@@ -448,7 +448,20 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
         "--web.listen-address=127.0.0.1:0".into(),
         "--log.level=debug".into(),
     ]);
+    let listening = exporter.wait_for("workspace-exporter listening", 1);
+    let address = listening
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
     exporter.wait_for("poll succeeded", 1);
+    // Without --web.enable-lifecycle only the signal reloads.
+    let refused = reqwest::Client::new()
+        .post(format!("http://{address}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 
     std::fs::write(&path, format!("{one}\ncolectors = []\n")).unwrap();
     exporter.signal("HUP");
