@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::encoding::{Chunks, Negotiated};
 use crate::exporter::Reloader;
 use crate::store::Store;
-use crate::web_config::{Active, WebConfigSource};
+use crate::web_config::{Active, AuthOutcome, WebConfigSource};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,15 +80,25 @@ async fn guarded<B>(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let mut response = if web.auth.check(authorization).await {
-        route(state, req).await
-    } else {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        r.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"workspace-exporter\", charset=\"UTF-8\""),
-        );
-        r
+    let mut response = match web.auth.check(authorization).await {
+        AuthOutcome::Allowed => route(state, req).await,
+        AuthOutcome::Denied => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"workspace-exporter\", charset=\"UTF-8\""),
+            );
+            r
+        }
+        AuthOutcome::Busy => {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many password checks in progress; try again\n",
+            );
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
     };
     for (name, value) in web.headers.iter() {
         response.headers_mut().insert(name.clone(), value.clone());

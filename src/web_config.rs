@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use rustls::RootCertStore;
@@ -228,7 +228,9 @@ impl WebConfig {
                     "a user name cannot contain ':'",
                 ));
             }
-            if bcrypt::verify("", hash).is_err() {
+            // The format and the cost field only: verifying would cost as much as a
+            // login (seconds at a high cost) for every user at every load.
+            if bcrypt_cost(hash).is_none() {
                 return Err(err(
                     format!("basic_auth_users.{user}"),
                     "is not a bcrypt hash (htpasswd -nBC 10 user)",
@@ -555,15 +557,78 @@ impl WebConfigSource {
     }
 }
 
+/// The cost of a bcrypt hash in modular crypt format (`$2b$10$` + 22 characters of salt
+/// + 31 of hash), checking the format only; `None` when it is not such a hash.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let rest = ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .find_map(|p| hash.strip_prefix(p))?;
+    let (cost, rest) = rest.split_at_checked(2)?;
+    let rest = rest.strip_prefix('$')?;
+    if !cost.bytes().all(|b| b.is_ascii_digit())
+        || rest.len() != 53
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+    {
+        return None;
+    }
+    let cost: u32 = cost.parse().ok()?;
+    (4..=31).contains(&cost).then_some(cost)
+}
+
+/// A well-formed bcrypt hash of `cost` that no password matches in practice: checking
+/// a password against it takes as long as against a real hash of that cost, without
+/// computing anything in advance.
+fn decoy_hash(cost: u32) -> String {
+    // A real hash at the lowest cost is cheap; its salt and digest are validly encoded,
+    // and only the cost field decides how long a check takes.
+    let cheap = bcrypt::hash_with_salt("decoy", 4, [7u8; 16])
+        .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+        .unwrap_or_default();
+    match cheap.strip_prefix("$2b$04$") {
+        Some(rest) => format!("$2b${cost:02}${rest}"),
+        None => cheap,
+    }
+}
+
+/// How long a login waits for a free bcrypt slot before the request gets 503.
+pub const BCRYPT_WAIT: Duration = Duration::from_millis(500);
+
+/// Bcrypt verifications running at once, process-wide: one per core, so a flood of
+/// failed logins cannot take more threads or CPU than that.
+static BCRYPT_SLOTS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+
+/// The outcome of a basic-auth check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Allowed (or authentication is off).
+    Allowed,
+    /// Wrong, unknown or missing credentials: 401.
+    Denied,
+    /// Every bcrypt slot stayed busy for [`BCRYPT_WAIT`]: 503, try again.
+    Busy,
+}
+
 /// Basic authentication against bcrypt hashes, with a cache of successful checks so a
-/// scrape does not pay for bcrypt every time.
+/// scrape does not pay for bcrypt every time. Verifications run on blocking threads,
+/// at most as many at once as the bcrypt slots allow.
 pub struct BasicAuth {
     /// user → bcrypt hash.
     users: BTreeMap<String, String>,
     /// SHA-256 of (user, password, hash) of checks that succeeded.
     verified: Mutex<HashSet<[u8; 32]>>,
-    /// A hash to check unknown users against, so they cost the same time.
+    /// A hash to check unknown users against, so they cost the same time: of the
+    /// highest cost among the users.
     decoy: String,
+    /// Slots for bcrypt verifications (shared process-wide outside tests).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// How long a check waits for a slot.
+    wait: Duration,
 }
 
 /// Most cached successful checks; the cache is emptied when it is full.
@@ -572,17 +637,28 @@ const MAX_CACHED_LOGINS: usize = 1024;
 impl BasicAuth {
     /// Checks against `users` (none means every request is allowed).
     pub fn new(users: BTreeMap<String, String>) -> Self {
+        Self::with_slots(users, BCRYPT_SLOTS.clone(), BCRYPT_WAIT)
+    }
+
+    /// [`BasicAuth::new`] with its own bcrypt slots and wait (tests use this).
+    pub fn with_slots(
+        users: BTreeMap<String, String>,
+        slots: Arc<tokio::sync::Semaphore>,
+        wait: Duration,
+    ) -> Self {
+        // The highest cost: an unknown user must take as long as the slowest real one,
+        // or the difference tells which users exist.
         let cost = users
             .values()
-            .find_map(|h| h.split('$').nth(2).and_then(|c| c.parse().ok()))
+            .filter_map(|h| bcrypt_cost(h))
+            .max()
             .unwrap_or(10);
         BasicAuth {
             users,
             verified: Mutex::new(HashSet::new()),
-            // A fixed hash of the chosen cost: only its verification time matters.
-            decoy: bcrypt::hash_with_salt("decoy", cost, [7u8; 16])
-                .map(|h| h.to_string())
-                .unwrap_or_default(),
+            decoy: decoy_hash(cost),
+            slots,
+            wait,
         }
     }
 
@@ -591,13 +667,15 @@ impl BasicAuth {
         !self.users.is_empty()
     }
 
-    /// Checks an `Authorization` header value; runs bcrypt on a blocking thread.
-    pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> bool {
+    /// Checks an `Authorization` header value. A login cached as good answers at
+    /// once; otherwise bcrypt runs on a blocking thread once a slot is free, and
+    /// [`AuthOutcome::Busy`] comes back when none frees up within the wait.
+    pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> AuthOutcome {
         if !self.enabled() {
-            return true;
+            return AuthOutcome::Allowed;
         }
         let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
+            return AuthOutcome::Denied;
         };
         let hash = self.users.get(&user).cloned();
         let key: [u8; 32] = {
@@ -619,27 +697,40 @@ impl BasicAuth {
                 .expect("auth cache lock")
                 .contains(&key)
         {
-            return true;
+            return AuthOutcome::Allowed;
         }
+        // The slot is taken before the blocking thread is asked for, and travels with
+        // the verification: a client that hangs up does not free it early.
+        let Ok(Ok(slot)) =
+            tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await
+        else {
+            return AuthOutcome::Busy;
+        };
         let this = self.clone();
-        let ok = tokio::task::spawn_blocking(move || match &hash {
-            Some(h) => bcrypt::verify(&password, h).unwrap_or(false),
-            None => {
-                // Unknown user: spend the same time as a wrong password.
-                let _ = bcrypt::verify(&password, &this.decoy);
-                false
+        let ok = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            match &hash {
+                Some(h) => bcrypt::verify(&password, h).unwrap_or(false),
+                None => {
+                    // Unknown user: spend the same time as a wrong password.
+                    let _ = bcrypt::verify(&password, &this.decoy);
+                    false
+                }
             }
         })
         .await
         .unwrap_or(false);
-        if ok {
+        if !ok {
+            return AuthOutcome::Denied;
+        }
+        {
             let mut cache = self.verified.lock().expect("auth cache lock");
             if cache.len() >= MAX_CACHED_LOGINS {
                 cache.clear();
             }
             cache.insert(key);
         }
-        ok
+        AuthOutcome::Allowed
     }
 }
 
@@ -725,18 +816,107 @@ mod tests {
             "alice".to_string(),
             hash,
         )])));
-        let header = |u: &str, p: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        };
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
+        use AuthOutcome::*;
+        assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        assert!(!auth.check(Some(&header("alice", "wrong"))).await);
-        assert!(!auth.check(Some(&header("mallory", "s3cret"))).await);
-        assert!(!auth.check(None).await);
+        assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
+        assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
+        assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
+        assert_eq!(auth.check(None).await, Denied);
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
+    }
+
+    fn header(u: &str, p: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    }
+
+    /// With every bcrypt slot taken, an uncached login waits briefly and gets `Busy`,
+    /// no blocking thread is asked for, and a cached good login is still let in.
+    #[tokio::test(start_paused = true)]
+    async fn bcrypt_work_is_bounded_and_cached_logins_skip_it() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let auth = Arc::new(BasicAuth::with_slots(
+            BTreeMap::from([("alice".to_string(), hash)]),
+            slots.clone(),
+            Duration::from_millis(200),
+        ));
+        assert_eq!(
+            auth.check(Some(&header("alice", "s3cret"))).await,
+            AuthOutcome::Allowed
+        );
+        let held = slots.clone().acquire_owned().await.unwrap();
+        let started = tokio::time::Instant::now();
+        for (user, password) in [("alice", "wrong"), ("nobody", "x"), ("alice", "other")] {
+            assert_eq!(
+                auth.check(Some(&header(user, password))).await,
+                AuthOutcome::Busy
+            );
+        }
+        assert_eq!(started.elapsed(), Duration::from_millis(600));
+        assert_eq!(
+            auth.check(Some(&header("alice", "s3cret"))).await,
+            AuthOutcome::Allowed,
+            "a cached login must not wait for a slot"
+        );
+        drop(held);
+        assert_eq!(
+            auth.check(Some(&header("alice", "wrong"))).await,
+            AuthOutcome::Denied
+        );
+        assert_eq!(slots.available_permits(), 1, "the slot was not given back");
+    }
+
+    /// The decoy for unknown users has the highest cost among the users, whatever
+    /// their order.
+    #[test]
+    fn the_decoy_has_the_highest_cost() {
+        let users = BTreeMap::from([
+            ("alice".to_string(), bcrypt::hash("a", 4).unwrap()),
+            (
+                "bob".to_string(),
+                bcrypt::hash_with_salt("b", 11, [1; 16])
+                    .unwrap()
+                    .to_string(),
+            ),
+            ("carol".to_string(), bcrypt::hash("c", 5).unwrap()),
+        ]);
+        let auth = BasicAuth::new(users);
+        assert_eq!(bcrypt_cost(&auth.decoy), Some(11));
+        assert_eq!(bcrypt::verify("decoy", &auth.decoy).ok(), Some(false));
+    }
+
+    /// Loading users reads the cost field only: a hash of cost 31 (hours to verify)
+    /// loads at once, and malformed hashes are refused.
+    #[test]
+    fn user_hashes_are_checked_by_format_not_by_verifying() {
+        let fast = bcrypt::hash("x", 4).unwrap();
+        assert_eq!(bcrypt_cost(&fast), Some(4));
+        let slow = format!("$2y$31${}", &fast[7..]);
+        assert_eq!(bcrypt_cost(&slow), Some(31));
+        for bad in [
+            "",
+            "not-a-hash",
+            &format!("$2b$03${}", &fast[7..]),
+            &format!("$2b$32${}", &fast[7..]),
+            &format!("$3b$10${}", &fast[7..]),
+            &format!("$2b$10${}", &fast[8..]),
+            &format!("$2b$10${}!", &fast[8..]),
+        ] {
+            assert_eq!(bcrypt_cost(bad), None, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!("basic_auth_users:\n  alice: '{slow}'\n"),
+        );
+        let started = std::time::Instant::now();
+        let config = WebConfig::load(&path).unwrap();
+        assert_eq!(config.users.len(), 1);
+        assert!(started.elapsed() < Duration::from_secs(60));
     }
 }
