@@ -98,6 +98,9 @@ pub struct DemoOptions {
     pub chaos: bool,
     /// TLS, basic auth and headers for the exporter's HTTP server.
     pub web: Option<std::sync::Arc<crate::web_config::WebConfigSource>>,
+    /// How long a response write may stall before the connection is dropped; `None`
+    /// for the default.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for DemoOptions {
@@ -106,6 +109,7 @@ impl Default for DemoOptions {
             interval: DEMO_INTERVAL,
             chaos: false,
             web: None,
+            write_timeout: None,
         }
     }
 }
@@ -127,6 +131,7 @@ pub async fn start(
         web: options.web.clone(),
         direct: true,
         enable_lifecycle: false,
+        write_timeout: options.write_timeout,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();

@@ -67,6 +67,10 @@ pub struct StartOptions {
     /// `--web.enable-lifecycle`: serve `POST /-/reload`; without it the endpoint
     /// answers 403 (SIGHUP reloads either way).
     pub enable_lifecycle: bool,
+    /// `--web.write-timeout`: how long a response write may make no progress before
+    /// the connection is dropped; `None` for
+    /// [`DEFAULT_WRITE_TIMEOUT`](crate::write_timeout::DEFAULT_WRITE_TIMEOUT).
+    pub write_timeout: Option<std::time::Duration>,
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.
@@ -126,6 +130,7 @@ pub fn start(
         web,
         direct,
         enable_lifecycle,
+        write_timeout,
     } = options;
     let local_addr = listener.local_addr()?;
     let http = http_client(config.poll.timeout, !direct)?;
@@ -156,6 +161,7 @@ pub fn start(
         lifecycle: enable_lifecycle,
         in_flight: tokio::sync::Semaphore::new(config.server.max_requests),
         web,
+        write_timeout: write_timeout.unwrap_or(crate::write_timeout::DEFAULT_WRITE_TIMEOUT),
     });
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     Ok(RunningExporter {

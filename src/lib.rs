@@ -27,6 +27,7 @@
 //! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
 //! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
+//! - [`write_timeout`]: drops connections whose client stops reading.
 //! - [`log_writer`]: the log writer that never fails (closed standard error).
 //! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
 //! - [`memory`]: the malloc arena limit `main` sets before starting threads.
@@ -51,6 +52,7 @@ pub mod shutdown;
 pub mod simulator;
 pub mod store;
 pub mod web_config;
+pub mod write_timeout;
 
 /// The exporter's version, as reported by `--version` and `workspace_exporter_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -71,6 +71,11 @@ struct Cli {
     )]
     log_format: LogFormat,
 
+    /// Drop a connection when writing its response makes no progress for this long
+    /// (a client that does not read).
+    #[arg(long = "web.write-timeout", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    write_timeout: std::time::Duration,
+
     /// Serve `POST /-/reload` (off by default, as in Prometheus: without it the
     /// endpoint answers 403 and only SIGHUP reloads).
     #[arg(long = "web.enable-lifecycle")]
@@ -173,6 +178,10 @@ fn main() -> ExitCode {
     workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    if cli.write_timeout.is_zero() {
+        eprint_line("workspace-exporter: --web.write-timeout: must be greater than zero");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     match &cli.command {
         Some(Command::Demo(args)) => match load_web_config(&cli) {
             Ok(web) => run_or_report(run_demo(&cli, args, web)),
@@ -241,6 +250,7 @@ fn main() -> ExitCode {
                     web,
                     direct: false,
                     enable_lifecycle: cli.enable_lifecycle,
+                    write_timeout: Some(cli.write_timeout),
                 },
             ))
         }
@@ -337,6 +347,7 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
             interval: args.interval,
             chaos: args.chaos,
             web,
+            write_timeout: Some(cli.write_timeout),
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;

@@ -30,6 +30,7 @@ use crate::encoding::{Chunks, Negotiated};
 use crate::exporter::Reloader;
 use crate::store::Store;
 use crate::web_config::{Active, AuthOutcome, WebConfigSource};
+use crate::write_timeout::{DEFAULT_WRITE_TIMEOUT, WriteTimeout};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +53,8 @@ pub struct ServerState {
     pub in_flight: tokio::sync::Semaphore,
     /// TLS, basic auth and headers from `--web.config.file`; `None` for plain HTTP.
     pub web: Option<Arc<WebConfigSource>>,
+    /// How long a write may make no progress before the connection is dropped.
+    pub write_timeout: Duration,
 }
 
 /// How long a client may take to finish the TLS handshake.
@@ -60,7 +63,10 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
     let web = state.web.clone();
-    serve_with(listener, shutdown, web, move |req, web| {
+    let limits = ConnectionLimits {
+        write_timeout: state.write_timeout,
+    };
+    serve_with_limits(listener, shutdown, web, limits, move |req, web| {
         let state = state.clone();
         async move { guarded(&state, web.as_ref(), req).await }
     })
@@ -122,6 +128,51 @@ pub async fn serve_with<H, F, B>(
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_with_limits(
+        listener,
+        shutdown,
+        web,
+        ConnectionLimits::default(),
+        handler,
+    )
+    .await
+}
+
+/// Limits on each connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// How long a write may make no progress (a client that does not read) before the
+    /// connection is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// Least time between two log lines about failing `accept` calls.
+pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Longest pause of the accept loop after a failed `accept` (out of file descriptors).
+pub const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// [`serve_with`] with explicit [`ConnectionLimits`].
+pub async fn serve_with_limits<H, F, B>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    web: Option<Arc<WebConfigSource>>,
+    limits: ConnectionLimits,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, Option<Active>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let handler = Arc::new(handler);
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -129,19 +180,26 @@ pub async fn serve_with<H, F, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let mut backoff = AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff.succeeded();
+                    a
+                }
                 Err(e) => {
-                    // Out of file descriptors and similar: back off briefly and go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let pause = backoff.failed(&e);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
                     continue;
                 }
             },
         };
+        let stream = WriteTimeout::new(stream, limits.write_timeout);
         let handler = handler.clone();
         let active = web.as_ref().map(|w| w.active());
         let tls = active.as_ref().and_then(|a| a.tls.clone());
@@ -178,7 +236,11 @@ pub async fn serve_with<H, F, B>(
                 }
             };
             if let Err(e) = result {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                if stalled(&e) {
+                    tracing::debug!(peer = %peer, "dropped a connection whose client stopped reading (--web.write-timeout)");
+                } else {
+                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                }
             }
         });
     }
@@ -191,6 +253,69 @@ pub async fn serve_with<H, F, B>(
             grace_seconds = SHUTDOWN_GRACE.as_secs_f64(),
             "connections still open after the shutdown grace period; closing them"
         );
+    }
+}
+
+/// Whether a connection error comes from [`WriteTimeout`] (somewhere in its chain).
+fn stalled(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The accept loop's reaction to failures: out of file descriptors (EMFILE, ENFILE) or
+/// memory, it pauses, doubling up to [`ACCEPT_MAX_BACKOFF`], and logs at most one line
+/// per [`ACCEPT_ERROR_LOG_INTERVAL`] with the count of failures in between; a
+/// connection aborted before it was accepted only costs a debug line.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    /// The current pause; zero after a successful accept.
+    pause: Duration,
+    /// When the last warning was logged.
+    logged_at: Option<tokio::time::Instant>,
+    /// Failures not logged since then.
+    unlogged: u64,
+}
+
+impl AcceptBackoff {
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+
+    /// Records a failure; returns how long to pause before the next accept.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        use std::io::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+        ) {
+            tracing::debug!(error = %e, "a connection was aborted before it was accepted");
+            return Duration::ZERO;
+        }
+        self.pause = (self.pause * 2).clamp(Duration::from_millis(10), ACCEPT_MAX_BACKOFF);
+        self.unlogged += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .logged_at
+            .is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                error = %e,
+                failures = self.unlogged,
+                pause_ms = self.pause.as_millis() as u64,
+                "accept failed; pausing new connections (out of file descriptors?)"
+            );
+            self.logged_at = Some(now);
+            self.unlogged = 0;
+        }
+        self.pause
     }
 }
 
@@ -394,11 +519,34 @@ mod tests {
             lifecycle: false,
             in_flight: tokio::sync::Semaphore::new(max_requests),
             web: None,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 
     fn get(path: &str) -> Request<()> {
         Request::get(path).body(()).unwrap()
+    }
+
+    /// Out of file descriptors, the accept loop pauses longer and longer (up to a
+    /// second) and logs once per interval, however often it fails.
+    #[tokio::test(start_paused = true)]
+    async fn accept_failures_back_off_and_log_rarely() {
+        let mut b = AcceptBackoff::default();
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let pauses: Vec<u128> = (0..9).map(|_| b.failed(&emfile).as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert!(b.logged_at.is_some());
+        assert_eq!(
+            b.unlogged, 8,
+            "only the first failure of the interval is logged"
+        );
+        tokio::time::advance(ACCEPT_ERROR_LOG_INTERVAL).await;
+        b.failed(&emfile);
+        assert_eq!(b.unlogged, 0, "a new interval logs again");
+        b.succeeded();
+        assert_eq!(b.failed(&emfile), Duration::from_millis(10));
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(b.failed(&aborted), Duration::ZERO);
     }
 
     #[tokio::test]

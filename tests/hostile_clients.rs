@@ -68,6 +68,21 @@ impl Demo {
         }
     }
 
+    /// Waits until `/-/ready` answers 200 (every collector polled once), at most 60 s.
+    async fn wait_ready(&self) {
+        let url = format!("http://{}/-/ready", self.address);
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Threads of the process now, from `/proc`.
     fn threads(&self) -> usize {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -201,4 +216,60 @@ async fn a_failed_login_flood_stays_bounded() {
         slowest < Duration::from_secs(10),
         "a cached good login took {slowest:?} during the flood"
     );
+}
+
+/// Clients that pipeline `GET /metrics` and never read: once the socket buffers are
+/// full, the server drops each connection after `--web.write-timeout` (1 s here, 30 s
+/// by default), and serves other clients meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_are_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const CLIENTS: usize = 8;
+    let mut demo = Demo::start(&["--web.write-timeout=1s", "--log.level=debug"]);
+    let address: std::net::SocketAddr = demo.address.parse().unwrap();
+    demo.wait_ready().await;
+    // 1000 answers of about 20 KiB each are far more than the kernel buffers hold.
+    let requests = "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n".repeat(1000);
+    let mut stuck = Vec::new();
+    for _ in 0..CLIENTS {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        stream.write_all(requests.as_bytes()).await.unwrap();
+        stuck.push(stream);
+    }
+    // Another client is served while they hang on.
+    let body = reqwest::get(format!("http://{}/metrics", demo.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("workspace_exporter_build_info"));
+    for _ in 0..CLIENTS {
+        demo.wait_for("dropped a connection whose client stopped reading");
+    }
+    // Each connection was closed by the server: what is left in the buffers drains,
+    // then the stream ends (EOF or reset), well before the 1000 answers.
+    for mut stream in stuck {
+        let drained = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut all = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return all,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await
+        .expect("the server kept a connection whose client did not read");
+        let answers = String::from_utf8_lossy(&drained)
+            .matches("HTTP/1.1 200 OK")
+            .count();
+        assert!(
+            answers < 1000,
+            "all {answers} answers were sent: the connection was not cut short"
+        );
+    }
 }

@@ -109,6 +109,7 @@ pub async fn start_exporter_with_options(
         web,
         direct: true,
         enable_lifecycle: lifecycle,
+        write_timeout: None,
     };
     let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
