@@ -60,7 +60,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+    /// A problem with `key` (a configuration key or a command-line flag).
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError {
             key: key.into(),
             problem: problem.into(),

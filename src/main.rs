@@ -27,21 +27,16 @@ const EXIT_CONFIG: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "workspace-exporter", version = workspace_exporter::VERSION)]
 struct Cli {
-    /// Configuration file (TOML).
-    #[arg(
-        long = "config.file",
-        value_name = "PATH",
-        default_value = "config.toml",
-        global = true
-    )]
-    config_file: PathBuf,
+    /// Configuration file (TOML) [default: config.toml]. Not used by `demo`.
+    #[arg(long = "config.file", value_name = "PATH", global = true)]
+    config_file: Option<PathBuf>,
 
     /// Address to listen on; overrides server.listen_address (demo default: 127.0.0.1:9817).
     #[arg(long = "web.listen-address", value_name = "ADDR", global = true)]
     listen_address: Option<SocketAddr>,
 
     /// Path of the metrics endpoint; overrides server.telemetry_path.
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    #[arg(long = "web.telemetry-path", value_name = "PATH", global = true)]
     telemetry_path: Option<String>,
 
     /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
@@ -50,7 +45,7 @@ struct Cli {
     web_config_file: Option<PathBuf>,
 
     /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
-    #[arg(long = "web.max-requests", value_name = "N")]
+    #[arg(long = "web.max-requests", value_name = "N", global = true)]
     max_requests: Option<usize>,
 
     /// Log level: error, warn, info, debug, trace.
@@ -174,6 +169,45 @@ enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// `--config.file`, or `config.toml` when it is not given.
+    fn config_path(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config.toml"))
+    }
+}
+
+/// The demo's serving overrides (`--web.telemetry-path`, `--web.max-requests`),
+/// checked; the demo has no configuration file, so `--config.file` is refused.
+fn demo_overrides(
+    cli: &Cli,
+) -> Result<(Option<String>, Option<usize>), workspace_exporter::config::ConfigError> {
+    use workspace_exporter::config::{ConfigError, validate_telemetry_path};
+    if let Some(path) = &cli.config_file {
+        return Err(ConfigError {
+            key: "--config.file".into(),
+            problem: format!(
+                "the demo runs on its own built-in configuration and does not read {}; run without `demo` to use a configuration file",
+                path.display()
+            ),
+        });
+    }
+    if let Some(path) = &cli.telemetry_path {
+        validate_telemetry_path(path).map_err(|problem| ConfigError {
+            key: "--web.telemetry-path".into(),
+            problem,
+        })?;
+    }
+    if cli.max_requests == Some(0) {
+        return Err(ConfigError {
+            key: "--web.max-requests".into(),
+            problem: "must be greater than zero".into(),
+        });
+    }
+    Ok((cli.telemetry_path.clone(), cli.max_requests))
+}
+
 fn main() -> ExitCode {
     workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
@@ -183,14 +217,20 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     match &cli.command {
-        Some(Command::Demo(args)) => match load_web_config(&cli) {
-            Ok(web) => run_or_report(run_demo(&cli, args, web)),
+        Some(Command::Demo(args)) => match demo_overrides(&cli) {
             Err(e) => {
-                eprint_line(&format!(
-                    "workspace-exporter: invalid web configuration: {e}"
-                ));
+                eprint_line(&format!("workspace-exporter demo: {e}"));
                 ExitCode::from(EXIT_CONFIG)
             }
+            Ok(_) => match load_web_config(&cli) {
+                Ok(web) => run_or_report(run_demo(&cli, args, web)),
+                Err(e) => {
+                    eprint_line(&format!(
+                        "workspace-exporter: invalid web configuration: {e}"
+                    ));
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            },
         },
         Some(Command::Simulate(args)) => run_or_report(run_simulator(args)),
         Some(Command::ExportConnections(args)) => {
@@ -199,7 +239,7 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
-                        cli.config_file.display()
+                        cli.config_path().display()
                     ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
@@ -212,7 +252,7 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
-                        cli.config_file.display()
+                        cli.config_path().display()
                     ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
@@ -229,7 +269,7 @@ fn main() -> ExitCode {
             if cli.config_check {
                 print_line(&format!(
                     "{}: configuration OK ({} target(s), {} collector(s))",
-                    cli.config_file.display(),
+                    cli.config_path().display(),
                     config.target_names().count(),
                     config.alibabacloud_sag.len()
                         + config
@@ -244,7 +284,7 @@ fn main() -> ExitCode {
                 config,
                 StartOptions {
                     config_file: Some(ConfigFile {
-                        path: cli.config_file.clone(),
+                        path: cli.config_path(),
                         server_as_written,
                     }),
                     web,
@@ -272,7 +312,7 @@ fn run_or_report(result: anyhow::Result<()>) -> ExitCode {
 fn load_config(
     cli: &Cli,
 ) -> Result<(Config, ServerConfig), workspace_exporter::config::ConfigError> {
-    let mut config = Config::load(&cli.config_file)?;
+    let mut config = Config::load(&cli.config_path())?;
     let server_as_written = config.server.clone();
     if let Some(addr) = cli.listen_address {
         config.server.listen_address = addr;
@@ -348,13 +388,16 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
             chaos: args.chaos,
             web,
             write_timeout: Some(cli.write_timeout),
+            telemetry_path: cli.telemetry_path.clone(),
+            max_requests: cli.max_requests,
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;
         let scheme = if tls { "https" } else { "http" };
+        let path = cli.telemetry_path.as_deref().unwrap_or("/metrics");
         tracing::info!(
             address = %demo.exporter.local_addr(),
-            "demo running: open {scheme}://{}/metrics (Ctrl-C to stop)",
+            "demo running: open {scheme}://{}{path} (Ctrl-C to stop)",
             demo.exporter.local_addr()
         );
         demo.exporter.wait().await;

@@ -79,6 +79,14 @@ async fn guarded<B>(
     web: Option<&Active>,
     req: Request<B>,
 ) -> Response<ResponseBody> {
+    // RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+    if req.version() == hyper::Version::HTTP_11 && !req.headers().contains_key(hyper::header::HOST)
+    {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: an HTTP/1.1 request needs a Host header\n",
+        );
+    }
     let Some(web) = web else {
         return route(state, req).await;
     };
@@ -217,12 +225,23 @@ pub async fn serve_with_limits<H, F, B>(
                         .await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls_stream)) => {
+                    let handshake = async move {
+                        let mut stream = stream;
+                        if sends_plain_http(stream.get_ref()).await {
+                            refuse_plain_http(&mut stream).await;
+                            return Ok(None);
+                        }
+                        acceptor.accept(stream).await.map(Some)
+                    };
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(Some(tls_stream))) => {
                             watcher
                                 .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
                                 .await
+                        }
+                        Ok(Ok(None)) => {
+                            tracing::debug!(peer = %peer, "plain HTTP on the TLS port: answered 400");
+                            return;
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
@@ -254,6 +273,31 @@ pub async fn serve_with_limits<H, F, B>(
             "connections still open after the shutdown grace period; closing them"
         );
     }
+}
+
+/// What a plain-HTTP request to the TLS port gets, as Go's servers answer it.
+const PLAIN_HTTP_ON_TLS: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether a new connection on the TLS port starts with plain HTTP: a TLS handshake
+/// starts with record type 22, a request with an upper-case method name.
+async fn sends_plain_http(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1)) && first[0].is_ascii_uppercase()
+}
+
+/// Answers a plain-HTTP request on the TLS port with 400 and closes the connection,
+/// reading what the client sent first so that the close does not reset the answer
+/// away before the client reads it.
+async fn refuse_plain_http(stream: &mut WriteTimeout<tokio::net::TcpStream>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.write_all(PLAIN_HTTP_ON_TLS).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Whether a connection error comes from [`WriteTimeout`] (somewhere in its chain).

@@ -41,6 +41,11 @@ impl<T> WriteTimeout<T> {
         }
     }
 
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
     /// After the inner write returned `Pending`: `Ready` with the error once the stall
     /// has lasted `timeout`, `Pending` (with a wake-up registered) before.
     fn poll_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {

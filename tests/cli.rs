@@ -424,6 +424,62 @@ fn sigterm_works_when_stderr_is_a_closed_pipe() {
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
+/// `demo` serves on `--web.telemetry-path`, refuses bad `--web.*` values and
+/// `--config.file` (which it would not read) with exit 2 and a message naming the flag.
+#[test]
+fn demo_honours_serving_flags_and_refuses_a_config_file() {
+    for (args, expected) in [
+        (vec!["--config.file=config.toml"], "--config.file"),
+        (vec!["--web.telemetry-path=metrics"], "--web.telemetry-path"),
+        (vec!["--web.max-requests=0"], "--web.max-requests"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("demo")
+            .args(&args)
+            .arg("--web.listen-address=127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+
+    let mut demo = Running::start(&[
+        "demo".into(),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--web.telemetry-path=/stats".into(),
+        "--web.max-requests=2".into(),
+    ]);
+    let line = demo.wait_for("demo running", 1);
+    assert!(line.contains("/stats"), "{line}");
+    let address = line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let stats = get("/stats");
+    assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
+    assert!(stats.contains("workspace_exporter_build_info"), "{stats}");
+    assert!(get("/metrics").starts_with("HTTP/1.1 404"));
+    assert_eq!(demo.terminate(), Some(0));
+}
+
 /// Kills a process left running by a failed test.
 struct KillOnDrop(u32);
 

@@ -2,7 +2,8 @@
 //! flood of failed logins, clients that never read, and protocol abuse. Every loop is
 //! bounded in count and time, and no assertion depends on a tight timing threshold.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -272,4 +273,34 @@ async fn clients_that_never_read_are_dropped() {
             "all {answers} answers were sent: the connection was not cut short"
         );
     }
+}
+
+/// Sends raw bytes on a new connection and reads the answer until the server closes
+/// it (every request here says `Connection: close` or is HTTP/1.0) or 10 s pass.
+fn raw_exchange(address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// RFC 9112: an HTTP/1.1 request without `Host` gets 400; HTTP/1.0 needs none.
+#[test]
+fn an_http11_request_without_host_gets_400() {
+    let demo = Demo::start(&[]);
+    let a = &demo.address;
+    let answer = raw_exchange(a, "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("Host"), "{answer}");
+    let answer = raw_exchange(
+        a,
+        "GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let answer = raw_exchange(a, "GET /-/healthy HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.0 200 "), "{answer}");
 }

@@ -275,3 +275,55 @@ async fn prometheus_scrapes(dir: &Path, port: u16, h: &common::Harness) {
         "Prometheus could not scrape the exporter over TLS with basic auth"
     );
 }
+
+/// A plain-HTTP request to the TLS port gets an HTTP 400 naming the mistake, as Go's
+/// exporters answer, instead of TLS alert bytes; TLS clients are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_the_tls_port_gets_400() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    make_pki(dir.path());
+    let web = Arc::new(WebConfigSource::load(&web_config(dir.path())).unwrap());
+    let sim = common::start_sim(Scenario::demo()).await;
+    let toml = common::target_toml(&sim.url(), "prod", "");
+    let h = common::start_exporter_with_web(sim, &toml, Some(web)).await;
+    let address = h.exporter.local_addr();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.0 400 Bad Request\r\n"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.ends_with("\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"),
+        "{answer:?}"
+    );
+    if common::tool_available("curl", &["--version"]) {
+        let ok = curl(
+            dir.path(),
+            &format!("https://127.0.0.1:{}/-/healthy", address.port()),
+            &[
+                "--cert",
+                "client.crt",
+                "--key",
+                "client.key",
+                "-u",
+                &format!("prometheus:{PASSWORD}"),
+            ],
+        );
+        let text = String::from_utf8_lossy(&ok.stdout);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    }
+}
