@@ -60,7 +60,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+    /// A problem with `key` (a configuration key or a command-line flag).
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError {
             key: key.into(),
             problem: problem.into(),
@@ -148,15 +149,15 @@ pub struct RawHuaweiTarget {
     /// Project ID; discovered through IAM when absent.
     pub project_id: Option<String>,
     /// Access key (AK).
-    pub access_key: Option<String>,
+    pub access_key: Option<Secret>,
     /// File holding the access key.
     pub access_key_file: Option<PathBuf>,
     /// Secret key (SK).
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// File holding the secret key.
     pub secret_key_file: Option<PathBuf>,
     /// Security token of temporary credentials.
-    pub security_token: Option<String>,
+    pub security_token: Option<Secret>,
     /// File holding the security token.
     pub security_token_file: Option<PathBuf>,
     /// Collectors to run; default: all.
@@ -190,15 +191,15 @@ pub struct RawSagTarget {
     /// Alibaba Cloud region, e.g. `cn-shanghai`.
     pub region: Option<String>,
     /// AccessKey ID.
-    pub access_key_id: Option<String>,
+    pub access_key_id: Option<Secret>,
     /// File holding the AccessKey ID.
     pub access_key_id_file: Option<PathBuf>,
     /// AccessKey secret.
-    pub access_key_secret: Option<String>,
+    pub access_key_secret: Option<Secret>,
     /// File holding the AccessKey secret.
     pub access_key_secret_file: Option<PathBuf>,
     /// STS security token.
-    pub security_token: Option<String>,
+    pub security_token: Option<Secret>,
     /// File holding the STS security token.
     pub security_token_file: Option<PathBuf>,
     /// SAG API endpoint; default `https://smartag.{region}.aliyuncs.com`.
@@ -624,7 +625,16 @@ impl Config {
 
 impl RawConfig {
     /// Parses TOML text and applies `WORKSPACE_EXPORTER__*` overrides from `env`.
+    ///
+    /// No error repeats configuration content: a syntax error gives the line, the
+    /// column, the parser's reason and the key it concerns, never the source line, and
+    /// an error about a key that names a secret never shows its value.
     pub fn parse(toml_text: &str, env: &[(String, String)]) -> Result<RawConfig, ConfigError> {
+        // The `config` crate's TOML errors quote the offending source line; parse once
+        // here to report syntax errors without it.
+        if let Err(e) = toml::de::DeTable::parse(toml_text) {
+            return Err(syntax_error(toml_text, &e));
+        }
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(toml_text, config::FileFormat::Toml));
         for (name, value) in env {
@@ -648,9 +658,125 @@ impl RawConfig {
             } else {
                 path
             };
-            ConfigError::new(key, strip_config_noise(&e.into_inner().to_string()))
+            let problem = strip_config_noise(&e.into_inner().to_string());
+            let last = key.rsplit('.').next().unwrap_or(&key);
+            let problem = if names_secret(last)
+                && !problem.starts_with("unknown field")
+                && problem != crate::secret::NOT_A_STRING
+            {
+                "invalid value (not shown because the key holds a secret)".to_string()
+            } else {
+                problem
+            };
+            ConfigError::new(key, problem)
         })
     }
+}
+
+/// Whether a key's name says it holds a secret (`*secret*`, `*token*`, `*key*`,
+/// `*password*`), so that its value must never appear in a message.
+pub fn names_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "token", "key", "password"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// A TOML syntax error as a [`ConfigError`]: the key it concerns (when the error is on
+/// an assignment), the line and column, and the parser's reason. The source line is
+/// never quoted, and for a key that names a secret the message says so.
+fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let offset = error.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before, |i| &before[i + 1..])
+        .chars()
+        .count()
+        + 1;
+    let reason = error.message().trim().replace('\n', "; ");
+    let mut problem = format!("line {line}, column {column}: {reason}");
+    let key = key_at(text, line);
+    if let Some(key) = &key {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        if names_secret(last) {
+            problem.push_str(
+                " (the line is not shown because the key holds a secret; quote the value, e.g. key = \"...\")",
+            );
+        }
+    }
+    ConfigError::new(key.unwrap_or_else(|| "config.file".into()), problem)
+}
+
+/// The full key (e.g. `huaweicloud[1].secret_key`) assigned on `line` (1-based) of a
+/// TOML text, or on the nearest assignment above it when `line` continues a value;
+/// `None` when the line is a table header or no key precedes it. A best-effort reading
+/// used only to name the key in a syntax error.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
+    let mut table = String::new();
+    let mut key = None;
+    let join = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_string()
+        } else {
+            format!("{a}.{b}")
+        }
+    };
+    // A dotted table name with the current index of every array table above it.
+    let resolve = |name: &str, arrays: &std::collections::HashMap<String, usize>| {
+        let parts: Vec<&str> = name
+            .split('.')
+            .map(|p| p.trim().trim_matches('"'))
+            .collect();
+        let mut path = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            path = join(&path, part);
+            if i + 1 < parts.len()
+                && let Some(n) = arrays.get(&path)
+            {
+                path = format!("{path}[{}]", n - 1);
+            }
+        }
+        path
+    };
+    for (i, raw) in text.lines().enumerate().take(line) {
+        let t = raw.trim();
+        let is_error_line = i + 1 == line;
+        if let Some(rest) = t.strip_prefix("[[") {
+            if is_error_line {
+                return None;
+            }
+            let name = rest.split("]]").next().unwrap_or(rest).trim();
+            let parent = resolve(name, &arrays);
+            let count = arrays.entry(parent.clone()).or_insert(0);
+            *count += 1;
+            table = format!("{parent}[{}]", *count - 1);
+            key = None;
+        } else if let Some(rest) = t.strip_prefix('[') {
+            if is_error_line {
+                return None;
+            }
+            let name = rest.split(']').next().unwrap_or(rest).trim();
+            table = resolve(name, &arrays);
+            if let Some(n) = arrays.get(&table) {
+                table = format!("{table}[{}]", n - 1);
+            }
+            key = None;
+        } else if !t.starts_with('#')
+            && let Some((k, _)) = t.split_once('=')
+        {
+            let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
+            if !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            {
+                key = Some(join(&table, k));
+            }
+        }
+    }
+    key
 }
 
 /// `HUAWEICLOUD__0__SECRET_KEY` → `huaweicloud[0].secret_key`.
@@ -1018,7 +1144,7 @@ fn resolve_sag(
 /// A secret that must be present: from its value key, its `*_file` key, or `env_name`.
 fn required_secret(
     key: &str,
-    value: Option<String>,
+    value: Option<Secret>,
     file: Option<PathBuf>,
     env_name: &str,
     base_dir: &Path,
@@ -1037,7 +1163,7 @@ fn missing_secret(key: &str, env_name: &str) -> ConfigError {
 /// Resolves a secret from its value key, its `*_file` key, or an environment fallback.
 fn secret(
     key: &str,
-    value: Option<String>,
+    value: Option<Secret>,
     file: Option<PathBuf>,
     env_name: &str,
     base_dir: &Path,
@@ -1050,7 +1176,7 @@ fn secret(
             format!("set either {key} or {file_key}, not both"),
         )),
         (Some(v), None) => {
-            let v = v.trim();
+            let v = v.expose().trim();
             if v.is_empty() {
                 Err(ConfigError::new(key, "is empty"))
             } else {
@@ -1098,14 +1224,17 @@ fn endpoint(key: &str, value: Option<String>, default: String) -> Result<Url, Co
     if url.host_str().is_none() {
         return Err(ConfigError::new(key, format!("{text:?} has no host")));
     }
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not quoted: user info may hold a password.
         return Err(ConfigError::new(
             key,
-            format!("{text:?} must not carry a query, fragment or user info"),
+            "must not carry user info (user:password@); the value is not shown",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?} must not carry a query or fragment"),
         ));
     }
     Ok(url)
@@ -1264,6 +1393,93 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(err.key, "huaweicloud[0].collectors[1]");
+    }
+
+    /// A secret written without quotes, or with an unterminated quote, must not be
+    /// echoed by the parse error, which still names the key, the line and the column.
+    #[test]
+    fn syntax_errors_never_quote_a_secret() {
+        let value = "demo-secret-key-not-a-real-one";
+        for line in [
+            format!("secret_key = {value}"),
+            format!("secret_key = \"{value}"),
+            format!("secret_key = '{value}"),
+        ] {
+            let text =
+                format!("[[huaweicloud]]\nregion = \"cn-north-4\"\naccess_key = \"AK\"\n{line}\n");
+            let err = parse(&text).unwrap_err();
+            let shown = err.to_string();
+            assert!(!shown.contains("demo-secret"), "{line}: {shown}");
+            assert_eq!(err.key, "huaweicloud[0].secret_key", "{line}: {shown}");
+            assert!(
+                err.problem.starts_with("line 4, column "),
+                "{line}: {shown}"
+            );
+            assert!(err.problem.contains("holds a secret"), "{line}: {shown}");
+        }
+        // A second target, and a nested table: the key path follows the headers.
+        let text = format!(
+            "{MINIMAL}\n[[alibabacloud_sag]]\nregion = \"cn-shanghai\"\n[[alibabacloud_sag.instances]]\nsmartag_id = \"a\"\n[[alibabacloud_sag]]\naccess_key_secret = {value}\n"
+        );
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.key, "alibabacloud_sag[1].access_key_secret", "{err}");
+        assert!(!err.to_string().contains(value), "{err}");
+    }
+
+    /// Any syntax error reports its position and the parser's reason, never the line.
+    #[test]
+    fn syntax_errors_never_quote_the_source_line() {
+        let err = parse(&format!("[poll]\ninterval = 60 seconds\n{MINIMAL}")).unwrap_err();
+        assert_eq!(err.key, "poll.interval", "{err}");
+        assert!(err.problem.starts_with("line 2, column "), "{err}");
+        assert!(!err.problem.contains("60 seconds"), "{err}");
+        assert!(!err.problem.contains("holds a secret"), "{err}");
+        let err = parse("[[huaweicloud\nregion = \"x\"\n").unwrap_err();
+        assert_eq!(err.key, "config.file", "{err}");
+        assert!(err.problem.starts_with("line 1, column "), "{err}");
+    }
+
+    /// A secret must be a string: a number in its place is refused without showing it.
+    #[test]
+    fn a_secret_must_be_a_string() {
+        for (field, value) in [
+            ("secret_key", "123456789012345"),
+            ("access_key", "987654321098765"),
+            ("security_token", "true"),
+            ("secret_key", "1.5e300"),
+        ] {
+            let text = MINIMAL.replace(
+                &format!(
+                    "{field} = \"{}\"",
+                    if field == "secret_key" { "SK" } else { "AK" }
+                ),
+                "",
+            );
+            let text = format!("{text}{field} = {value}\n");
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.key, format!("huaweicloud[0].{field}"), "{err}");
+            assert!(err.problem.contains("must be a string"), "{err}");
+            assert!(!err.to_string().contains(value), "{err}");
+        }
+        let sag = "[[alibabacloud_sag]]\nregion = \"cn-shanghai\"\naccess_key_id = \"a\"\naccess_key_secret = 42424242\n[[alibabacloud_sag.instances]]\nsmartag_id = \"s\"\n";
+        let err = parse(sag).unwrap_err();
+        assert_eq!(err.key, "alibabacloud_sag[0].access_key_secret", "{err}");
+        assert!(!err.to_string().contains("42424242"), "{err}");
+    }
+
+    /// A value from an environment override is always a string, and stays accepted.
+    #[test]
+    fn a_secret_from_the_environment_is_a_string() {
+        let env = vec![(
+            "WORKSPACE_EXPORTER__HUAWEICLOUD__0__SECRET_KEY".to_string(),
+            "1234567890".to_string(),
+        )];
+        let raw = RawConfig::parse(MINIMAL, &env).unwrap();
+        let c = Config::from_raw(raw, Path::new("."), &no_env).unwrap();
+        assert_eq!(
+            c.huaweicloud[0].credentials.secret_key.expose(),
+            "1234567890"
+        );
     }
 
     #[test]

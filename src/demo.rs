@@ -34,10 +34,22 @@ pub fn demo_config(
     } else {
         crate::config::DEFAULT_MAX_BODY_BYTES
     };
+    // The path is checked before it is written into TOML (URL-safe characters only).
+    let telemetry_path = options
+        .telemetry_path
+        .as_deref()
+        .unwrap_or(crate::config::DEFAULT_TELEMETRY_PATH);
+    crate::config::validate_telemetry_path(telemetry_path)
+        .map_err(|p| ConfigError::new("--web.telemetry-path", p))?;
+    let max_requests = options
+        .max_requests
+        .unwrap_or(crate::config::DEFAULT_MAX_REQUESTS);
     let toml = format!(
         r#"
 [server]
 listen_address = "{listen_address}"
+telemetry_path = "{telemetry_path}"
+max_requests = {max_requests}
 
 [poll]
 interval = "{interval}"
@@ -98,6 +110,13 @@ pub struct DemoOptions {
     pub chaos: bool,
     /// TLS, basic auth and headers for the exporter's HTTP server.
     pub web: Option<std::sync::Arc<crate::web_config::WebConfigSource>>,
+    /// How long a response write may stall before the connection is dropped; `None`
+    /// for the default.
+    pub write_timeout: Option<Duration>,
+    /// `--web.telemetry-path`: path of the metrics endpoint; `None` for `/metrics`.
+    pub telemetry_path: Option<String>,
+    /// `--web.max-requests`: most requests served at once; `None` for the default.
+    pub max_requests: Option<usize>,
 }
 
 impl Default for DemoOptions {
@@ -106,6 +125,9 @@ impl Default for DemoOptions {
             interval: DEMO_INTERVAL,
             chaos: false,
             web: None,
+            write_timeout: None,
+            telemetry_path: None,
+            max_requests: None,
         }
     }
 }
@@ -121,11 +143,13 @@ pub async fn start(
     let simulator = Simulator::start(sim_listener, Scenario::demo())?;
     tracing::info!(simulator = %simulator.url(), chaos = options.chaos, "simulated clouds started");
     let config = demo_config(&simulator.url(), listener.local_addr()?, &options)
-        .map_err(|e| StartError::Config(format!("--demo.interval: {e}")))?;
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let start_options = exporter::StartOptions {
         config_file: None,
         web: options.web.clone(),
         direct: true,
+        enable_lifecycle: false,
+        write_timeout: options.write_timeout,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();
@@ -153,4 +177,42 @@ pub async fn start(
         simulator,
         exporter,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--web.telemetry-path` and `--web.max-requests` reach the demo's configuration;
+    /// a bad path or a zero count is refused, naming the flag or key.
+    #[test]
+    fn serving_overrides_reach_the_demo_configuration() {
+        let addr = "127.0.0.1:9817".parse().unwrap();
+        let options = DemoOptions {
+            telemetry_path: Some("/stats".into()),
+            max_requests: Some(3),
+            ..DemoOptions::default()
+        };
+        let config = demo_config("http://127.0.0.1:1", addr, &options).unwrap();
+        assert_eq!(config.server.telemetry_path, "/stats");
+        assert_eq!(config.server.max_requests, 3);
+        let defaults = demo_config("http://127.0.0.1:1", addr, &DemoOptions::default()).unwrap();
+        assert_eq!(defaults.server.telemetry_path, "/metrics");
+        assert_eq!(
+            defaults.server.max_requests,
+            crate::config::DEFAULT_MAX_REQUESTS
+        );
+        let bad = DemoOptions {
+            telemetry_path: Some("/x\"\n[poll]".into()),
+            ..DemoOptions::default()
+        };
+        let err = demo_config("http://127.0.0.1:1", addr, &bad).unwrap_err();
+        assert_eq!(err.key, "--web.telemetry-path");
+        let zero = DemoOptions {
+            max_requests: Some(0),
+            ..DemoOptions::default()
+        };
+        let err = demo_config("http://127.0.0.1:1", addr, &zero).unwrap_err();
+        assert_eq!(err.key, "server.max_requests");
+    }
 }

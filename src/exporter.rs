@@ -2,8 +2,8 @@
 //! the HTTP server on a listener the caller bound, and hands back a handle. Both the
 //! binary and the integration tests start the exporter through [`start`].
 //!
-//! A supervisor task owns the polling loops. On a reload request (SIGHUP or
-//! `POST /-/reload`) it re-reads the configuration file; an invalid file is rejected
+//! A supervisor task owns the polling loops. On a reload request (SIGHUP, or
+//! `POST /-/reload` with `--web.enable-lifecycle`) it re-reads the configuration file; an invalid file is rejected
 //! and the running configuration keeps polling. A valid one replaces the loops:
 //! collectors that remain keep their last series until their next poll, collectors that
 //! are gone lose theirs.
@@ -64,6 +64,13 @@ pub struct StartOptions {
     /// Connect to the cloud directly, ignoring `HTTP(S)_PROXY` (the demo's simulator
     /// is on loopback).
     pub direct: bool,
+    /// `--web.enable-lifecycle`: serve `POST /-/reload`; without it the endpoint
+    /// answers 403 (SIGHUP reloads either way).
+    pub enable_lifecycle: bool,
+    /// `--web.write-timeout`: how long a response write may make no progress before
+    /// the connection is dropped; `None` for
+    /// [`DEFAULT_WRITE_TIMEOUT`](crate::write_timeout::DEFAULT_WRITE_TIMEOUT).
+    pub write_timeout: Option<std::time::Duration>,
 }
 
 /// A request to re-read the configuration; the answer says whether it was applied.
@@ -122,6 +129,8 @@ pub fn start(
         config_file,
         web,
         direct,
+        enable_lifecycle,
+        write_timeout,
     } = options;
     let local_addr = listener.local_addr()?;
     let http = http_client(config.poll.timeout, !direct)?;
@@ -149,8 +158,10 @@ pub fn start(
         store: store.clone(),
         telemetry_path: config.server.telemetry_path.clone(),
         reloader: reloader.clone(),
+        lifecycle: enable_lifecycle,
         in_flight: tokio::sync::Semaphore::new(config.server.max_requests),
         web,
+        write_timeout: write_timeout.unwrap_or(crate::write_timeout::DEFAULT_WRITE_TIMEOUT),
     });
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     Ok(RunningExporter {

@@ -27,6 +27,8 @@
 //! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
 //! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
+//! - [`write_timeout`]: drops connections whose client stops reading.
+//! - [`log_writer`]: the log writer that never fails (closed standard error).
 //! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
 //! - [`memory`]: the malloc arena limit `main` sets before starting threads.
 //! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
@@ -41,6 +43,7 @@ pub mod demo;
 pub mod encoding;
 pub mod export;
 pub mod exporter;
+pub mod log_writer;
 pub mod memory;
 pub mod scheduler;
 pub mod secret;
@@ -51,6 +54,7 @@ pub mod shutdown;
 pub mod simulator;
 pub mod store;
 pub mod web_config;
+pub mod write_timeout;
 
 /// The exporter's version, as reported by `--version` and `workspace_exporter_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

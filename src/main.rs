@@ -18,6 +18,7 @@ use workspace_exporter::config::{Config, ServerConfig};
 use workspace_exporter::demo;
 use workspace_exporter::export::{self, ExportRequest, Output};
 use workspace_exporter::exporter::{ConfigFile, StartOptions};
+use workspace_exporter::log_writer::{QuietStderr, eprint_line, print_line};
 use workspace_exporter::web_config::{WebConfigError, WebConfigSource};
 use workspace_exporter::{exporter, shutdown};
 
@@ -28,21 +29,16 @@ const EXIT_CONFIG: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "workspace-exporter", version = workspace_exporter::VERSION)]
 struct Cli {
-    /// Configuration file (TOML).
-    #[arg(
-        long = "config.file",
-        value_name = "PATH",
-        default_value = "config.toml",
-        global = true
-    )]
-    config_file: PathBuf,
+    /// Configuration file (TOML) [default: config.toml]. Not used by `demo`.
+    #[arg(long = "config.file", value_name = "PATH", global = true)]
+    config_file: Option<PathBuf>,
 
     /// Address to listen on; overrides server.listen_address (demo default: 127.0.0.1:9817).
     #[arg(long = "web.listen-address", value_name = "ADDR", global = true)]
     listen_address: Option<SocketAddr>,
 
     /// Path of the metrics endpoint; overrides server.telemetry_path.
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    #[arg(long = "web.telemetry-path", value_name = "PATH", global = true)]
     telemetry_path: Option<String>,
 
     /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
@@ -51,7 +47,7 @@ struct Cli {
     web_config_file: Option<PathBuf>,
 
     /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
-    #[arg(long = "web.max-requests", value_name = "N")]
+    #[arg(long = "web.max-requests", value_name = "N", global = true)]
     max_requests: Option<usize>,
 
     /// Log level: error, warn, info, debug, trace.
@@ -71,6 +67,16 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+
+    /// Drop a connection when writing its response makes no progress for this long
+    /// (a client that does not read).
+    #[arg(long = "web.write-timeout", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    write_timeout: std::time::Duration,
+
+    /// Serve `POST /-/reload` (off by default, as in Prometheus: without it the
+    /// endpoint answers 403 and only SIGHUP reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
 
     /// Validate the configuration, print the result, and exit (2 when invalid).
     #[arg(long = "config.check")]
@@ -173,18 +179,70 @@ enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// `--config.file`, or `config.toml` when it is not given.
+    fn config_path(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config.toml"))
+    }
+}
+
+#[cfg(feature = "simulator")]
+/// The demo's serving overrides (`--web.telemetry-path`, `--web.max-requests`),
+/// checked; the demo has no configuration file, so `--config.file` is refused.
+fn demo_overrides(
+    cli: &Cli,
+) -> Result<(Option<String>, Option<usize>), workspace_exporter::config::ConfigError> {
+    use workspace_exporter::config::{ConfigError, validate_telemetry_path};
+    if let Some(path) = &cli.config_file {
+        return Err(ConfigError {
+            key: "--config.file".into(),
+            problem: format!(
+                "the demo runs on its own built-in configuration and does not read {}; run without `demo` to use a configuration file",
+                path.display()
+            ),
+        });
+    }
+    if let Some(path) = &cli.telemetry_path {
+        validate_telemetry_path(path).map_err(|problem| ConfigError {
+            key: "--web.telemetry-path".into(),
+            problem,
+        })?;
+    }
+    if cli.max_requests == Some(0) {
+        return Err(ConfigError {
+            key: "--web.max-requests".into(),
+            problem: "must be greater than zero".into(),
+        });
+    }
+    Ok((cli.telemetry_path.clone(), cli.max_requests))
+}
+
 fn main() -> ExitCode {
     workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    if cli.write_timeout.is_zero() {
+        eprint_line("workspace-exporter: --web.write-timeout: must be greater than zero");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     match &cli.command {
         #[cfg(feature = "simulator")]
-        Some(Command::Demo(args)) => match load_web_config(&cli) {
-            Ok(web) => run_or_report(run_demo(&cli, args, web)),
+        Some(Command::Demo(args)) => match demo_overrides(&cli) {
             Err(e) => {
-                eprintln!("workspace-exporter: invalid web configuration: {e}");
+                eprint_line(&format!("workspace-exporter demo: {e}"));
                 ExitCode::from(EXIT_CONFIG)
             }
+            Ok(_) => match load_web_config(&cli) {
+                Ok(web) => run_or_report(run_demo(&cli, args, web)),
+                Err(e) => {
+                    eprint_line(&format!(
+                        "workspace-exporter: invalid web configuration: {e}"
+                    ));
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            },
         },
         #[cfg(feature = "simulator")]
         Some(Command::Simulate(args)) => run_or_report(run_simulator(args)),
@@ -192,10 +250,10 @@ fn main() -> ExitCode {
             let config = match load_config(&cli) {
                 Ok((c, _)) => c,
                 Err(e) => {
-                    eprintln!(
+                    eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
-                        cli.config_file.display()
-                    );
+                        cli.config_path().display()
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
@@ -205,24 +263,26 @@ fn main() -> ExitCode {
             let (config, server_as_written) = match load_config(&cli) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!(
+                    eprint_line(&format!(
                         "workspace-exporter: invalid configuration in {}: {e}",
-                        cli.config_file.display()
-                    );
+                        cli.config_path().display()
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
             let web = match load_web_config(&cli) {
                 Ok(w) => w,
                 Err(e) => {
-                    eprintln!("workspace-exporter: invalid web configuration: {e}");
+                    eprint_line(&format!(
+                        "workspace-exporter: invalid web configuration: {e}"
+                    ));
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
             if cli.config_check {
-                println!(
+                print_line(&format!(
                     "{}: configuration OK ({} target(s), {} collector(s))",
-                    cli.config_file.display(),
+                    cli.config_path().display(),
                     config.target_names().count(),
                     config.alibabacloud_sag.len()
                         + config
@@ -230,18 +290,20 @@ fn main() -> ExitCode {
                             .iter()
                             .map(|t| t.collectors.len())
                             .sum::<usize>()
-                );
+                ));
                 return ExitCode::SUCCESS;
             }
             run_or_report(run_exporter(
                 config,
                 StartOptions {
                     config_file: Some(ConfigFile {
-                        path: cli.config_file.clone(),
+                        path: cli.config_path(),
                         server_as_written,
                     }),
                     web,
                     direct: false,
+                    enable_lifecycle: cli.enable_lifecycle,
+                    write_timeout: Some(cli.write_timeout),
                 },
             ))
         }
@@ -263,7 +325,7 @@ fn run_or_report(result: anyhow::Result<()>) -> ExitCode {
 fn load_config(
     cli: &Cli,
 ) -> Result<(Config, ServerConfig), workspace_exporter::config::ConfigError> {
-    let mut config = Config::load(&cli.config_file)?;
+    let mut config = Config::load(&cli.config_path())?;
     let server_as_written = config.server.clone();
     if let Some(addr) = cli.listen_address {
         config.server.listen_address = addr;
@@ -339,13 +401,17 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
             interval: args.interval,
             chaos: args.chaos,
             web,
+            write_timeout: Some(cli.write_timeout),
+            telemetry_path: cli.telemetry_path.clone(),
+            max_requests: cli.max_requests,
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;
         let scheme = if tls { "https" } else { "http" };
+        let path = cli.telemetry_path.as_deref().unwrap_or("/metrics");
         tracing::info!(
             address = %demo.exporter.local_addr(),
-            "demo running: open {scheme}://{}/metrics (Ctrl-C to stop)",
+            "demo running: open {scheme}://{}{path} (Ctrl-C to stop)",
             demo.exporter.local_addr()
         );
         demo.exporter.wait().await;
@@ -365,7 +431,7 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
         language: args.language.clone(),
     };
     if let Err(e) = request.validate(config) {
-        eprintln!("workspace-exporter: export-connections: {e}");
+        eprint_line(&format!("workspace-exporter: export-connections: {e}"));
         return ExitCode::from(EXIT_CONFIG);
     }
     let output = if args.output == "-" {
@@ -376,7 +442,7 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
     let result = match runtime() {
         Ok(rt) => rt.block_on(export::export(config, &request, &output)),
         Err(e) => {
-            eprintln!("workspace-exporter: {e:#}");
+            eprint_line(&format!("workspace-exporter: {e:#}"));
             return ExitCode::FAILURE;
         }
     };
@@ -391,14 +457,16 @@ fn run_export(config: &Config, args: &ExportArgs) -> ExitCode {
                 summary.bytes, args.output
             );
             if output == Output::Stdout {
-                eprintln!("{line}");
+                eprint_line(&line);
             } else {
-                println!("{line}");
+                print_line(&line);
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("workspace-exporter: export-connections failed: {e}");
+            eprint_line(&format!(
+                "workspace-exporter: export-connections failed: {e}"
+            ));
             ExitCode::FAILURE
         }
     }
@@ -427,20 +495,20 @@ fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen_address))?;
         let simulator = Simulator::start(listener, scenario)?;
         // Printed on stdout for scripts: URL, then the credentials it accepts.
-        println!("url={}", simulator.url());
-        println!(
+        print_line(&format!("url={}", simulator.url()));
+        print_line(&format!(
             "huawei_region={} huawei_access_key={} huawei_secret_key={}",
             scenario::DEMO_REGION,
             scenario::DEMO_ACCESS_KEY,
             scenario::DEMO_SECRET_KEY
-        );
-        println!(
+        ));
+        print_line(&format!(
             "sag_region={} sag_access_key_id={} sag_access_key_secret={} sag_instance={}",
             scenario::DEMO_SAG_REGION,
             scenario::DEMO_SAG_ACCESS_KEY_ID,
             scenario::DEMO_SAG_ACCESS_KEY_SECRET,
             scenario::DEMO_SAG_INSTANCES[0]
-        );
+        ));
         let token = CancellationToken::new();
         shutdown::install(token.clone(), None).context("cannot install signal handlers")?;
         token.cancelled().await;
@@ -464,9 +532,12 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         "warn"
     };
     let filter = EnvFilter::new(format!("{lib_level},workspace_exporter={level}"));
+    // A closed standard error must neither panic nor stop the exporter: write errors
+    // are swallowed, and the subscriber does not report them with `eprintln!`.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .log_internal_errors(false)
+        .with_writer(QuietStderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Logfmt => builder

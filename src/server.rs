@@ -3,7 +3,8 @@
 //! hyper 1.x over tokio. `GET /metrics` returns the bytes the [`Store`] encoded after the
 //! last poll (a scrape never calls the cloud and never encodes); `/` is a small landing
 //! page; `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
-//! collector has finished its first poll; `POST /-/reload` re-reads the configuration.
+//! collector has finished its first poll; `POST /-/reload` re-reads the configuration
+//! when `--web.enable-lifecycle` is given (403 otherwise, as in Prometheus).
 //! Other paths get 404, other methods 405.
 
 use std::convert::Infallible;
@@ -28,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use crate::encoding::{Chunks, Negotiated};
 use crate::exporter::Reloader;
 use crate::store::Store;
-use crate::web_config::{Active, WebConfigSource};
+use crate::web_config::{Active, AuthOutcome, WebConfigSource};
+use crate::write_timeout::{DEFAULT_WRITE_TIMEOUT, WriteTimeout};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,10 +47,14 @@ pub struct ServerState {
     pub telemetry_path: String,
     /// Applies `POST /-/reload`; `None` when there is no configuration file to re-read.
     pub reloader: Option<Reloader>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` is served at all.
+    pub lifecycle: bool,
     /// Requests being served; when none is left, requests get 503.
     pub in_flight: tokio::sync::Semaphore,
     /// TLS, basic auth and headers from `--web.config.file`; `None` for plain HTTP.
     pub web: Option<Arc<WebConfigSource>>,
+    /// How long a write may make no progress before the connection is dropped.
+    pub write_timeout: Duration,
 }
 
 /// How long a client may take to finish the TLS handshake.
@@ -57,7 +63,10 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: CancellationToken) {
     let web = state.web.clone();
-    serve_with(listener, shutdown, web, move |req, web| {
+    let limits = ConnectionLimits {
+        write_timeout: state.write_timeout,
+    };
+    serve_with_limits(listener, shutdown, web, limits, move |req, web| {
         let state = state.clone();
         async move { guarded(&state, web.as_ref(), req).await }
     })
@@ -70,6 +79,14 @@ async fn guarded<B>(
     web: Option<&Active>,
     req: Request<B>,
 ) -> Response<ResponseBody> {
+    // RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+    if req.version() == hyper::Version::HTTP_11 && !req.headers().contains_key(hyper::header::HOST)
+    {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: an HTTP/1.1 request needs a Host header\n",
+        );
+    }
     let Some(web) = web else {
         return route(state, req).await;
     };
@@ -77,15 +94,25 @@ async fn guarded<B>(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let mut response = if web.auth.check(authorization).await {
-        route(state, req).await
-    } else {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        r.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"workspace-exporter\", charset=\"UTF-8\""),
-        );
-        r
+    let mut response = match web.auth.check(authorization).await {
+        AuthOutcome::Allowed => route(state, req).await,
+        AuthOutcome::Denied => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"workspace-exporter\", charset=\"UTF-8\""),
+            );
+            r
+        }
+        AuthOutcome::Busy => {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many password checks in progress; try again\n",
+            );
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
     };
     for (name, value) in web.headers.iter() {
         response.headers_mut().insert(name.clone(), value.clone());
@@ -109,6 +136,51 @@ pub async fn serve_with<H, F, B>(
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_with_limits(
+        listener,
+        shutdown,
+        web,
+        ConnectionLimits::default(),
+        handler,
+    )
+    .await
+}
+
+/// Limits on each connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// How long a write may make no progress (a client that does not read) before the
+    /// connection is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// Least time between two log lines about failing `accept` calls.
+pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Longest pause of the accept loop after a failed `accept` (out of file descriptors).
+pub const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// [`serve_with`] with explicit [`ConnectionLimits`].
+pub async fn serve_with_limits<H, F, B>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    web: Option<Arc<WebConfigSource>>,
+    limits: ConnectionLimits,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, Option<Active>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let handler = Arc::new(handler);
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -116,19 +188,26 @@ pub async fn serve_with<H, F, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let mut backoff = AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff.succeeded();
+                    a
+                }
                 Err(e) => {
-                    // Out of file descriptors and similar: back off briefly and go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let pause = backoff.failed(&e);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
                     continue;
                 }
             },
         };
+        let stream = WriteTimeout::new(stream, limits.write_timeout);
         let handler = handler.clone();
         let active = web.as_ref().map(|w| w.active());
         let tls = active.as_ref().and_then(|a| a.tls.clone());
@@ -146,12 +225,23 @@ pub async fn serve_with<H, F, B>(
                         .await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls_stream)) => {
+                    let handshake = async move {
+                        let mut stream = stream;
+                        if sends_plain_http(stream.get_ref()).await {
+                            refuse_plain_http(&mut stream).await;
+                            return Ok(None);
+                        }
+                        acceptor.accept(stream).await.map(Some)
+                    };
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(Some(tls_stream))) => {
                             watcher
                                 .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
                                 .await
+                        }
+                        Ok(Ok(None)) => {
+                            tracing::debug!(peer = %peer, "plain HTTP on the TLS port: answered 400");
+                            return;
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
@@ -165,7 +255,11 @@ pub async fn serve_with<H, F, B>(
                 }
             };
             if let Err(e) = result {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                if stalled(&e) {
+                    tracing::debug!(peer = %peer, "dropped a connection whose client stopped reading (--web.write-timeout)");
+                } else {
+                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                }
             }
         });
     }
@@ -178,6 +272,94 @@ pub async fn serve_with<H, F, B>(
             grace_seconds = SHUTDOWN_GRACE.as_secs_f64(),
             "connections still open after the shutdown grace period; closing them"
         );
+    }
+}
+
+/// What a plain-HTTP request to the TLS port gets, as Go's servers answer it.
+const PLAIN_HTTP_ON_TLS: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether a new connection on the TLS port starts with plain HTTP: a TLS handshake
+/// starts with record type 22, a request with an upper-case method name.
+async fn sends_plain_http(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1)) && first[0].is_ascii_uppercase()
+}
+
+/// Answers a plain-HTTP request on the TLS port with 400 and closes the connection,
+/// reading what the client sent first so that the close does not reset the answer
+/// away before the client reads it.
+async fn refuse_plain_http(stream: &mut WriteTimeout<tokio::net::TcpStream>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.write_all(PLAIN_HTTP_ON_TLS).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+/// Whether a connection error comes from [`WriteTimeout`] (somewhere in its chain).
+fn stalled(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The accept loop's reaction to failures: out of file descriptors (EMFILE, ENFILE) or
+/// memory, it pauses, doubling up to [`ACCEPT_MAX_BACKOFF`], and logs at most one line
+/// per [`ACCEPT_ERROR_LOG_INTERVAL`] with the count of failures in between; a
+/// connection aborted before it was accepted only costs a debug line.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    /// The current pause; zero after a successful accept.
+    pause: Duration,
+    /// When the last warning was logged.
+    logged_at: Option<tokio::time::Instant>,
+    /// Failures not logged since then.
+    unlogged: u64,
+}
+
+impl AcceptBackoff {
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+
+    /// Records a failure; returns how long to pause before the next accept.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        use std::io::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+        ) {
+            tracing::debug!(error = %e, "a connection was aborted before it was accepted");
+            return Duration::ZERO;
+        }
+        self.pause = (self.pause * 2).clamp(Duration::from_millis(10), ACCEPT_MAX_BACKOFF);
+        self.unlogged += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .logged_at
+            .is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                error = %e,
+                failures = self.unlogged,
+                pause_ms = self.pause.as_millis() as u64,
+                "accept failed; pausing new connections (out of file descriptors?)"
+            );
+            self.logged_at = Some(now);
+            self.unlogged = 0;
+        }
+        self.pause
     }
 }
 
@@ -196,6 +378,12 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Response
             r.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("POST, PUT"));
             return r;
+        }
+        if !state.lifecycle {
+            return text(
+                StatusCode::FORBIDDEN,
+                "Lifecycle API is not enabled: start with --web.enable-lifecycle to reload over HTTP, or send SIGHUP\n",
+            );
         }
         return match &state.reloader {
             None => text(
@@ -372,13 +560,37 @@ mod tests {
             store: Arc::new(Store::new(Arc::new(SelfMetrics::new()))),
             telemetry_path: "/metrics".into(),
             reloader: None,
+            lifecycle: false,
             in_flight: tokio::sync::Semaphore::new(max_requests),
             web: None,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 
     fn get(path: &str) -> Request<()> {
         Request::get(path).body(()).unwrap()
+    }
+
+    /// Out of file descriptors, the accept loop pauses longer and longer (up to a
+    /// second) and logs once per interval, however often it fails.
+    #[tokio::test(start_paused = true)]
+    async fn accept_failures_back_off_and_log_rarely() {
+        let mut b = AcceptBackoff::default();
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let pauses: Vec<u128> = (0..9).map(|_| b.failed(&emfile).as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert!(b.logged_at.is_some());
+        assert_eq!(
+            b.unlogged, 8,
+            "only the first failure of the interval is logged"
+        );
+        tokio::time::advance(ACCEPT_ERROR_LOG_INTERVAL).await;
+        b.failed(&emfile);
+        assert_eq!(b.unlogged, 0, "a new interval logs again");
+        b.succeeded();
+        assert_eq!(b.failed(&emfile), Duration::from_millis(10));
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(b.failed(&aborted), Duration::ZERO);
     }
 
     #[tokio::test]

@@ -22,8 +22,13 @@ pub fn install(
                 SIGHUP => match &reloader {
                     Some(r) => {
                         tracing::info!("SIGHUP received: reloading the configuration");
-                        // The outcome is logged and counted by the exporter itself.
-                        let _ = r.reload().await;
+                        // The outcome is logged and counted by the exporter itself. The
+                        // reload runs on its own task so that a SIGTERM arriving
+                        // meanwhile is handled at once.
+                        let r = r.clone();
+                        tokio::spawn(async move {
+                            let _ = r.reload().await;
+                        });
                     }
                     None => tracing::warn!(
                         "SIGHUP received, but there is no configuration file to reload (demo mode)"
@@ -35,8 +40,10 @@ pub fn install(
                     } else {
                         "SIGINT"
                     };
-                    tracing::info!(signal = name, "shutting down");
+                    // Cancel first: logging must never stand between a signal and
+                    // the shutdown.
                     shutdown.cancel();
+                    tracing::info!(signal = name, "shutting down");
                     return;
                 }
             }

@@ -5,14 +5,15 @@
 //! The file is parsed strictly: an unknown key is an error, as are unsupported options.
 //! Relative paths resolve against the file's folder. The file and the certificate
 //! files it names are checked for changes on every new connection, so a certificate
-//! replaced on disk (or a changed user list) takes effect without a restart; if the
-//! new files are broken, the previous configuration keeps serving and the error is
-//! logged.
+//! replaced on disk (or a changed user list) takes effect without a restart; the
+//! reload runs on a blocking thread while connections keep being served with the
+//! previous configuration. If the new files are broken, the previous configuration
+//! keeps serving and the error is logged.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use rustls::RootCertStore;
@@ -179,6 +180,16 @@ impl WebConfig {
                     }
                 };
                 let client_ca_file = t.client_ca_file.as_deref().map(resolve);
+                // Fail closed: a CA file without a policy would serve TLS without ever
+                // asking for a client certificate, while the operator believes mTLS
+                // is on. The reference refuses it too ("Client CA's have been
+                // configured without a Client Auth Policy").
+                if client_ca_file.is_some() && client_auth == ClientAuth::NoClientCert {
+                    return Err(err(
+                        "tls_server_config.client_auth_type",
+                        "client_ca_file is set but no client certificate is asked for: set client_auth_type (e.g. RequireAndVerifyClientCert) or remove client_ca_file",
+                    ));
+                }
                 if matches!(
                     client_auth,
                     ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert
@@ -228,7 +239,9 @@ impl WebConfig {
                     "a user name cannot contain ':'",
                 ));
             }
-            if bcrypt::verify("", hash).is_err() {
+            // The format and the cost field only: verifying would cost as much as a
+            // login (seconds at a high cost) for every user at every load.
+            if bcrypt_cost(hash).is_none() {
                 return Err(err(
                     format!("basic_auth_users.{user}"),
                     "is not a bcrypt hash (htpasswd -nBC 10 user)",
@@ -325,33 +338,54 @@ pub fn build_server_config(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| err("tls_server_config.min_version", e.to_string()))?;
-    let roots = || -> Result<Arc<RootCertStore>, WebConfigError> {
-        let path = settings
-            .client_ca_file
-            .as_ref()
-            .ok_or_else(|| err("tls_server_config.client_ca_file", "missing"))?;
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(path).map_err(|e| {
-            err(
-                "tls_server_config.client_ca_file",
-                format!("{}: {e}", path.display()),
-            )
-        })? {
-            let cert = cert.map_err(|e| {
+    // The CA file's certificates: the roots, and the exact certificates a client may
+    // present as a pinned self-signed certificate.
+    let read_roots =
+        || -> Result<(Arc<RootCertStore>, Vec<CertificateDer<'static>>), WebConfigError> {
+            let path = settings
+                .client_ca_file
+                .as_ref()
+                .ok_or_else(|| err("tls_server_config.client_ca_file", "missing"))?;
+            let shown = |e: &dyn std::fmt::Display| {
                 err(
                     "tls_server_config.client_ca_file",
                     format!("{}: {e}", path.display()),
                 )
-            })?;
-            roots.add(cert).map_err(|e| {
-                err(
-                    "tls_server_config.client_ca_file",
-                    format!("{}: {e}", path.display()),
-                )
-            })?;
-        }
-        Ok(Arc::new(roots))
+            };
+            let mut roots = RootCertStore::empty();
+            let mut certs = Vec::new();
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| shown(&e))? {
+                let cert = cert.map_err(|e| shown(&e))?;
+                roots.add(cert.clone()).map_err(|e| shown(&e))?;
+                certs.push(cert);
+            }
+            if certs.is_empty() {
+                return Err(shown(&"no certificate found"));
+            }
+            Ok((Arc::new(roots), certs))
+        };
+    // A CA file that is given is read and must hold a certificate, whatever the
+    // policy: a wrong path must not go unnoticed.
+    let cas = match settings.client_ca_file {
+        Some(_) => Some(read_roots()?),
+        None => None,
     };
+    let verified =
+        |allow_unauthenticated: bool| -> Result<Arc<dyn ClientCertVerifier>, WebConfigError> {
+            let (roots, pinned) = cas
+                .clone()
+                .ok_or_else(|| err("tls_server_config.client_ca_file", "missing"))?;
+            let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+            let builder = if allow_unauthenticated {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
+            let inner = builder
+                .build()
+                .map_err(|e| err("tls_server_config.client_ca_file", e.to_string()))?;
+            Ok(Arc::new(PinningVerifier { inner, pinned }))
+        };
     let verifier: Option<Arc<dyn ClientCertVerifier>> = match settings.client_auth {
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert => Some(Arc::new(AnyClientCert {
@@ -362,17 +396,8 @@ pub fn build_server_config(
             mandatory: true,
             provider: provider.clone(),
         })),
-        ClientAuth::VerifyClientCertIfGiven => Some(
-            WebPkiClientVerifier::builder_with_provider(roots()?, provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| err("tls_server_config.client_ca_file", e.to_string()))?,
-        ),
-        ClientAuth::RequireAndVerifyClientCert => Some(
-            WebPkiClientVerifier::builder_with_provider(roots()?, provider.clone())
-                .build()
-                .map_err(|e| err("tls_server_config.client_ca_file", e.to_string()))?,
-        ),
+        ClientAuth::VerifyClientCertIfGiven => Some(verified(true)?),
+        ClientAuth::RequireAndVerifyClientCert => Some(verified(false)?),
     };
     let builder = match verifier {
         None => builder.with_no_client_auth(),
@@ -386,6 +411,113 @@ pub fn build_server_config(
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Verifies client certificates against the CA file with webpki, and also accepts a
+/// client certificate that is itself one of the CA file's certificates: a pinned
+/// self-signed certificate, `CA:TRUE` as `openssl req -x509` makes it, which webpki
+/// refuses as a CA used as an end entity and Go's exporters accept. Its validity
+/// period is checked all the same (webpki checks it first), and the handshake
+/// signature proves the client holds its key. Refusals are logged at warn level, at
+/// most one line per [`REFUSAL_LOG_INTERVAL`].
+#[derive(Debug)]
+struct PinningVerifier {
+    /// webpki's verifier for the CA file.
+    inner: Arc<dyn ClientCertVerifier>,
+    /// The CA file's certificates, DER.
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+/// Least time between two log lines about refused client certificates.
+pub const REFUSAL_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// When a refused client certificate was last logged, and how many were not since.
+static REFUSALS: Mutex<(Option<std::time::Instant>, u64)> = Mutex::new((None, 0));
+
+/// Logs a refused client certificate at warn level, at most once per interval.
+fn log_refusal(reason: &rustls::Error) {
+    let mut state = REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
+    let now = std::time::Instant::now();
+    if state
+        .0
+        .is_none_or(|t| now.duration_since(t) >= REFUSAL_LOG_INTERVAL)
+    {
+        tracing::warn!(
+            reason = %reason,
+            not_logged_since_last = state.1,
+            "refused a client certificate"
+        );
+        *state = (Some(now), 0);
+    } else {
+        state.1 += 1;
+    }
+}
+
+impl ClientCertVerifier for PinningVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Ok(verified) => Ok(verified),
+            Err(e) => {
+                let ca_as_end_entity = matches!(
+                    &e,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))
+                        if format!("{o:?}").contains("CaUsedAsEndEntity")
+                );
+                if ca_as_end_entity
+                    && self
+                        .pinned
+                        .iter()
+                        .any(|p| p.as_ref() == end_entity.as_ref())
+                {
+                    return Ok(ClientCertVerified::assertion());
+                }
+                log_refusal(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Accepts any client certificate without verifying it (`RequestClientCert`,
@@ -470,6 +602,8 @@ pub struct WebConfigSource {
     path: PathBuf,
     /// Modification times of the file and the files it names, and what they built.
     current: Mutex<(Vec<FileStamp>, Active)>,
+    /// A reload is running (at most one at a time).
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 /// A file and its modification time when it was last read.
@@ -519,51 +653,138 @@ impl WebConfigSource {
         Ok(WebConfigSource {
             path: path.to_path_buf(),
             current: Mutex::new((fingerprint(path, &config), active)),
+            reloading: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// The configuration for a new connection, re-read first if any file changed.
-    pub fn active(&self) -> Active {
-        let mut current = self.current.lock().expect("web config lock");
+    /// The configuration for a new connection. When a file changed, a reload starts on
+    /// a blocking thread and this connection (and every one until the reload is done)
+    /// gets the previous configuration: the accept loop never waits for files.
+    pub fn active(self: &Arc<Self>) -> Active {
+        let current = self.current.lock().expect("web config lock");
         let changed = current
             .0
             .iter()
             .any(|(f, modified)| std::fs::metadata(f).and_then(|m| m.modified()).ok() != *modified);
-        if changed {
-            match WebConfig::load(&self.path)
-                .and_then(|c| Ok((fingerprint(&self.path, &c), activate(&c)?)))
-            {
-                Ok((files, active)) => {
-                    tracing::info!(file = %self.path.display(), "web configuration or certificates changed; new connections use them");
-                    *current = (files, active);
+        let active = current.1.clone();
+        drop(current);
+        if changed
+            && !self
+                .reloading
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let this = self.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn_blocking(move || this.reload());
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "web configuration or certificates changed but cannot be used; keeping the previous ones");
-                    // Do not retry on every connection until the files change again.
-                    let files: Vec<_> = current.0.iter().map(|(f, _)| f.clone()).collect();
-                    current.0 = files
-                        .into_iter()
-                        .map(|f| {
-                            let m = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
-                            (f, m)
-                        })
-                        .collect();
-                }
+                Err(_) => this.reload(),
             }
         }
-        current.1.clone()
+        active
+    }
+
+    /// Re-reads the file and the files it names; on success new connections use them,
+    /// on failure the previous ones stay and the error is logged.
+    fn reload(&self) {
+        let loaded = WebConfig::load(&self.path)
+            .and_then(|c| Ok((fingerprint(&self.path, &c), activate(&c)?)));
+        let mut current = self.current.lock().expect("web config lock");
+        match loaded {
+            Ok((files, active)) => {
+                tracing::info!(file = %self.path.display(), "web configuration or certificates changed; new connections use them");
+                *current = (files, active);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "web configuration or certificates changed but cannot be used; keeping the previous ones");
+                // Do not retry on every connection until the files change again.
+                let files: Vec<_> = current.0.iter().map(|(f, _)| f.clone()).collect();
+                current.0 = files
+                    .into_iter()
+                    .map(|f| {
+                        let m = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+                        (f, m)
+                    })
+                    .collect();
+            }
+        }
+        self.reloading
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
+/// The cost of a bcrypt hash in modular crypt format (`$2b$10$` + 22 characters of salt
+/// + 31 of hash), checking the format only; `None` when it is not such a hash.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let rest = ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .find_map(|p| hash.strip_prefix(p))?;
+    let (cost, rest) = rest.split_at_checked(2)?;
+    let rest = rest.strip_prefix('$')?;
+    if !cost.bytes().all(|b| b.is_ascii_digit())
+        || rest.len() != 53
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+    {
+        return None;
+    }
+    let cost: u32 = cost.parse().ok()?;
+    (4..=31).contains(&cost).then_some(cost)
+}
+
+/// A well-formed bcrypt hash of `cost` that no password matches in practice: checking
+/// a password against it takes as long as against a real hash of that cost, without
+/// computing anything in advance.
+fn decoy_hash(cost: u32) -> String {
+    // A real hash at the lowest cost is cheap; its salt and digest are validly encoded,
+    // and only the cost field decides how long a check takes.
+    let cheap = bcrypt::hash_with_salt("decoy", 4, [7u8; 16])
+        .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+        .unwrap_or_default();
+    match cheap.strip_prefix("$2b$04$") {
+        Some(rest) => format!("$2b${cost:02}${rest}"),
+        None => cheap,
+    }
+}
+
+/// How long a login waits for a free bcrypt slot before the request gets 503.
+pub const BCRYPT_WAIT: Duration = Duration::from_millis(500);
+
+/// Bcrypt verifications running at once, process-wide: one per core, so a flood of
+/// failed logins cannot take more threads or CPU than that.
+static BCRYPT_SLOTS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+
+/// The outcome of a basic-auth check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Allowed (or authentication is off).
+    Allowed,
+    /// Wrong, unknown or missing credentials: 401.
+    Denied,
+    /// Every bcrypt slot stayed busy for [`BCRYPT_WAIT`]: 503, try again.
+    Busy,
+}
+
 /// Basic authentication against bcrypt hashes, with a cache of successful checks so a
-/// scrape does not pay for bcrypt every time.
+/// scrape does not pay for bcrypt every time. Verifications run on blocking threads,
+/// at most as many at once as the bcrypt slots allow.
 pub struct BasicAuth {
     /// user → bcrypt hash.
     users: BTreeMap<String, String>,
     /// SHA-256 of (user, password, hash) of checks that succeeded.
     verified: Mutex<HashSet<[u8; 32]>>,
-    /// A hash to check unknown users against, so they cost the same time.
+    /// A hash to check unknown users against, so they cost the same time: of the
+    /// highest cost among the users.
     decoy: String,
+    /// Slots for bcrypt verifications (shared process-wide outside tests).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// How long a check waits for a slot.
+    wait: Duration,
 }
 
 /// Most cached successful checks; the cache is emptied when it is full.
@@ -572,17 +793,28 @@ const MAX_CACHED_LOGINS: usize = 1024;
 impl BasicAuth {
     /// Checks against `users` (none means every request is allowed).
     pub fn new(users: BTreeMap<String, String>) -> Self {
+        Self::with_slots(users, BCRYPT_SLOTS.clone(), BCRYPT_WAIT)
+    }
+
+    /// [`BasicAuth::new`] with its own bcrypt slots and wait (tests use this).
+    pub fn with_slots(
+        users: BTreeMap<String, String>,
+        slots: Arc<tokio::sync::Semaphore>,
+        wait: Duration,
+    ) -> Self {
+        // The highest cost: an unknown user must take as long as the slowest real one,
+        // or the difference tells which users exist.
         let cost = users
             .values()
-            .find_map(|h| h.split('$').nth(2).and_then(|c| c.parse().ok()))
+            .filter_map(|h| bcrypt_cost(h))
+            .max()
             .unwrap_or(10);
         BasicAuth {
             users,
             verified: Mutex::new(HashSet::new()),
-            // A fixed hash of the chosen cost: only its verification time matters.
-            decoy: bcrypt::hash_with_salt("decoy", cost, [7u8; 16])
-                .map(|h| h.to_string())
-                .unwrap_or_default(),
+            decoy: decoy_hash(cost),
+            slots,
+            wait,
         }
     }
 
@@ -591,13 +823,15 @@ impl BasicAuth {
         !self.users.is_empty()
     }
 
-    /// Checks an `Authorization` header value; runs bcrypt on a blocking thread.
-    pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> bool {
+    /// Checks an `Authorization` header value. A login cached as good answers at
+    /// once; otherwise bcrypt runs on a blocking thread once a slot is free, and
+    /// [`AuthOutcome::Busy`] comes back when none frees up within the wait.
+    pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> AuthOutcome {
         if !self.enabled() {
-            return true;
+            return AuthOutcome::Allowed;
         }
         let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
+            return AuthOutcome::Denied;
         };
         let hash = self.users.get(&user).cloned();
         let key: [u8; 32] = {
@@ -619,27 +853,40 @@ impl BasicAuth {
                 .expect("auth cache lock")
                 .contains(&key)
         {
-            return true;
+            return AuthOutcome::Allowed;
         }
+        // The slot is taken before the blocking thread is asked for, and travels with
+        // the verification: a client that hangs up does not free it early.
+        let Ok(Ok(slot)) =
+            tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await
+        else {
+            return AuthOutcome::Busy;
+        };
         let this = self.clone();
-        let ok = tokio::task::spawn_blocking(move || match &hash {
-            Some(h) => bcrypt::verify(&password, h).unwrap_or(false),
-            None => {
-                // Unknown user: spend the same time as a wrong password.
-                let _ = bcrypt::verify(&password, &this.decoy);
-                false
+        let ok = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            match &hash {
+                Some(h) => bcrypt::verify(&password, h).unwrap_or(false),
+                None => {
+                    // Unknown user: spend the same time as a wrong password.
+                    let _ = bcrypt::verify(&password, &this.decoy);
+                    false
+                }
             }
         })
         .await
         .unwrap_or(false);
-        if ok {
+        if !ok {
+            return AuthOutcome::Denied;
+        }
+        {
             let mut cache = self.verified.lock().expect("auth cache lock");
             if cache.len() >= MAX_CACHED_LOGINS {
                 cache.clear();
             }
             cache.insert(key);
         }
-        ok
+        AuthOutcome::Allowed
     }
 }
 
@@ -707,6 +954,124 @@ mod tests {
         }
     }
 
+    /// A self-signed server certificate and key, and a CA certificate, as PEM files.
+    fn tls_files(dir: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        write(dir, "server.crt", &cert.pem());
+        write(dir, "server.key", &key.serialize_pem());
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        write(dir, "ca.crt", &ca.self_signed(&ca_key).unwrap().pem());
+        write(dir, "empty.crt", "");
+    }
+
+    /// Misconfigurations that would serve without the client check the operator asked
+    /// for are refused at load, naming the key.
+    #[test]
+    fn client_certificate_misconfigurations_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        for (extra, key, says) in [
+            (
+                "  client_ca_file: ca.crt\n",
+                "tls_server_config.client_auth_type",
+                "client_ca_file is set",
+            ),
+            (
+                "  client_ca_file: ca.crt\n  client_auth_type: NoClientCert\n",
+                "tls_server_config.client_auth_type",
+                "client_ca_file is set",
+            ),
+            (
+                "  client_ca_file: missing.crt\n  client_auth_type: RequestClientCert\n",
+                "tls_server_config.client_ca_file",
+                "missing.crt",
+            ),
+            (
+                "  client_ca_file: missing.crt\n  client_auth_type: RequireAndVerifyClientCert\n",
+                "tls_server_config.client_ca_file",
+                "missing.crt",
+            ),
+            (
+                "  client_ca_file: empty.crt\n  client_auth_type: RequireAnyClientCert\n",
+                "tls_server_config.client_ca_file",
+                "no certificate",
+            ),
+        ] {
+            let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
+            let e = WebConfig::load(&path)
+                .and_then(|c| activate(&c).map(|_| c))
+                .err()
+                .unwrap_or_else(|| panic!("accepted: {extra}"));
+            assert_eq!(e.key, key, "{extra}: {e}");
+            assert!(e.problem.contains(says), "{extra}: {e}");
+        }
+        for extra in [
+            "",
+            "  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n",
+            "  client_ca_file: ca.crt\n  client_auth_type: VerifyClientCertIfGiven\n",
+            "  client_auth_type: RequireAnyClientCert\n",
+        ] {
+            let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
+            WebConfigSource::load(&path).unwrap_or_else(|e| panic!("{extra}: {e}"));
+        }
+    }
+
+    /// While the web configuration reloads, new connections get the previous one at
+    /// once: the file is replaced by a FIFO, whose read blocks until it is fed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reload_runs_off_the_accept_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("x", 4).unwrap();
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!("basic_auth_users:\n  alice: '{hash}'\n"),
+        );
+        let source = Arc::new(WebConfigSource::load(&path).unwrap());
+        assert!(source.active().auth.users.contains_key("alice"));
+        std::fs::remove_file(&path).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo is not available: skipping");
+            return;
+        }
+        let probe = source.clone();
+        let served = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::task::spawn_blocking(move || {
+                (0..100).all(|_| probe.active().auth.users.contains_key("alice"))
+            }),
+        )
+        .await
+        .expect("a new connection waited for the reload")
+        .unwrap();
+        assert!(served, "the previous users must serve during the reload");
+        assert!(source.reloading.load(std::sync::atomic::Ordering::Acquire));
+        // Feed the FIFO: the reload finishes and new connections get the new users.
+        let feed = path.clone();
+        let text = format!("basic_auth_users:\n  bob: '{hash}'\n");
+        tokio::task::spawn_blocking(move || std::fs::write(feed, text).unwrap())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        while source.reloading.load(std::sync::atomic::Ordering::Acquire) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "reload never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let users = source.active().auth.users.clone();
+        assert!(users.contains_key("bob") && !users.contains_key("alice"));
+    }
+
     #[test]
     fn basic_header_parsing() {
         let header = format!(
@@ -725,18 +1090,107 @@ mod tests {
             "alice".to_string(),
             hash,
         )])));
-        let header = |u: &str, p: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        };
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
+        use AuthOutcome::*;
+        assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        assert!(!auth.check(Some(&header("alice", "wrong"))).await);
-        assert!(!auth.check(Some(&header("mallory", "s3cret"))).await);
-        assert!(!auth.check(None).await);
+        assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
+        assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
+        assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
+        assert_eq!(auth.check(None).await, Denied);
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
+    }
+
+    fn header(u: &str, p: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    }
+
+    /// With every bcrypt slot taken, an uncached login waits briefly and gets `Busy`,
+    /// no blocking thread is asked for, and a cached good login is still let in.
+    #[tokio::test(start_paused = true)]
+    async fn bcrypt_work_is_bounded_and_cached_logins_skip_it() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let auth = Arc::new(BasicAuth::with_slots(
+            BTreeMap::from([("alice".to_string(), hash)]),
+            slots.clone(),
+            Duration::from_millis(200),
+        ));
+        assert_eq!(
+            auth.check(Some(&header("alice", "s3cret"))).await,
+            AuthOutcome::Allowed
+        );
+        let held = slots.clone().acquire_owned().await.unwrap();
+        let started = tokio::time::Instant::now();
+        for (user, password) in [("alice", "wrong"), ("nobody", "x"), ("alice", "other")] {
+            assert_eq!(
+                auth.check(Some(&header(user, password))).await,
+                AuthOutcome::Busy
+            );
+        }
+        assert_eq!(started.elapsed(), Duration::from_millis(600));
+        assert_eq!(
+            auth.check(Some(&header("alice", "s3cret"))).await,
+            AuthOutcome::Allowed,
+            "a cached login must not wait for a slot"
+        );
+        drop(held);
+        assert_eq!(
+            auth.check(Some(&header("alice", "wrong"))).await,
+            AuthOutcome::Denied
+        );
+        assert_eq!(slots.available_permits(), 1, "the slot was not given back");
+    }
+
+    /// The decoy for unknown users has the highest cost among the users, whatever
+    /// their order.
+    #[test]
+    fn the_decoy_has_the_highest_cost() {
+        let users = BTreeMap::from([
+            ("alice".to_string(), bcrypt::hash("a", 4).unwrap()),
+            (
+                "bob".to_string(),
+                bcrypt::hash_with_salt("b", 11, [1; 16])
+                    .unwrap()
+                    .to_string(),
+            ),
+            ("carol".to_string(), bcrypt::hash("c", 5).unwrap()),
+        ]);
+        let auth = BasicAuth::new(users);
+        assert_eq!(bcrypt_cost(&auth.decoy), Some(11));
+        assert_eq!(bcrypt::verify("decoy", &auth.decoy).ok(), Some(false));
+    }
+
+    /// Loading users reads the cost field only: a hash of cost 31 (hours to verify)
+    /// loads at once, and malformed hashes are refused.
+    #[test]
+    fn user_hashes_are_checked_by_format_not_by_verifying() {
+        let fast = bcrypt::hash("x", 4).unwrap();
+        assert_eq!(bcrypt_cost(&fast), Some(4));
+        let slow = format!("$2y$31${}", &fast[7..]);
+        assert_eq!(bcrypt_cost(&slow), Some(31));
+        for bad in [
+            "",
+            "not-a-hash",
+            &format!("$2b$03${}", &fast[7..]),
+            &format!("$2b$32${}", &fast[7..]),
+            &format!("$3b$10${}", &fast[7..]),
+            &format!("$2b$10${}", &fast[8..]),
+            &format!("$2b$10${}!", &fast[8..]),
+        ] {
+            assert_eq!(bcrypt_cost(bad), None, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!("basic_auth_users:\n  alice: '{slow}'\n"),
+        );
+        let started = std::time::Instant::now();
+        let config = WebConfig::load(&path).unwrap();
+        assert_eq!(config.users.len(), 1);
+        assert!(started.elapsed() < Duration::from_secs(60));
     }
 }

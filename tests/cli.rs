@@ -122,6 +122,45 @@ fn every_kind_of_bad_configuration_exits_2_naming_the_key() {
     }
 }
 
+/// A secret written without quotes, with an unterminated quote, or as a number is
+/// refused at `--config.check` and at start-up, naming the key and the line, and the
+/// message never repeats the value.
+#[test]
+fn a_malformed_secret_is_refused_without_echoing_it() {
+    const VALUE: &str = "demo-secret-key-not-a-real-one";
+    let head = "[[huaweicloud]]\nregion = \"cn-north-4\"\naccess_key = \"AK\"\n";
+    for (line, shown) in [
+        (format!("secret_key = {VALUE}\n"), VALUE),
+        (format!("secret_key = \"{VALUE}\n"), VALUE),
+        (
+            "secret_key = 123456789012345\n".to_string(),
+            "123456789012345",
+        ),
+    ] {
+        let config = format!("{head}{line}");
+        let (code, out) = check(&config, &[]);
+        assert_eq!(code, 2, "{line}: {out}");
+        assert!(out.contains("huaweicloud[0].secret_key"), "{line}: {out}");
+        assert!(!out.contains(shown), "{line}: the secret was echoed: {out}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, &config).unwrap();
+        let started = Command::new(BIN)
+            .arg(format!("--config.file={}", path.display()))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&started.stderr);
+        assert_eq!(started.status.code(), Some(2), "{line}: {stderr}");
+        assert!(stderr.contains("huaweicloud[0].secret_key"), "{stderr}");
+        assert!(
+            !stderr.contains(shown),
+            "{line}: the secret was echoed: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_web_configuration_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,6 +355,143 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
     }
 }
 
+/// `workspace-exporter demo 2>&1 | head -1`: once the reader of standard error and
+/// standard output is gone, the process keeps serving, and SIGTERM still stops it at
+/// once with success (it used to panic or ignore the signal).
+#[test]
+fn sigterm_works_when_stderr_is_a_closed_pipe() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--web.listen-address=127.0.0.1:0"])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let mut lines = BufReader::new(reader).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the demo exited before it listened")
+            .unwrap();
+        if line.contains("demo running") {
+            break line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("address="))
+                .unwrap()
+                .to_string();
+        }
+    };
+    // Close the only reader: every later write to stdout or stderr fails with EPIPE.
+    drop(lines);
+    let healthy = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(healthy("/-/healthy").starts_with("HTTP/1.1 200"));
+    assert!(healthy("/nowhere").starts_with("HTTP/1.1 404"));
+    assert!(child.try_wait().unwrap().is_none(), "the demo died");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM with a closed stderr"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Reaped: its pid must not be signalled again.
+    std::mem::forget(guard);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// `demo` serves on `--web.telemetry-path`, refuses bad `--web.*` values and
+/// `--config.file` (which it would not read) with exit 2 and a message naming the flag.
+#[test]
+fn demo_honours_serving_flags_and_refuses_a_config_file() {
+    for (args, expected) in [
+        (vec!["--config.file=config.toml"], "--config.file"),
+        (vec!["--web.telemetry-path=metrics"], "--web.telemetry-path"),
+        (vec!["--web.max-requests=0"], "--web.max-requests"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("demo")
+            .args(&args)
+            .arg("--web.listen-address=127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+
+    let mut demo = Running::start(&[
+        "demo".into(),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--web.telemetry-path=/stats".into(),
+        "--web.max-requests=2".into(),
+    ]);
+    let line = demo.wait_for("demo running", 1);
+    assert!(line.contains("/stats"), "{line}");
+    let address = line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let stats = get("/stats");
+    assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
+    assert!(stats.contains("workspace_exporter_build_info"), "{stats}");
+    assert!(get("/metrics").starts_with("HTTP/1.1 404"));
+    assert_eq!(demo.terminate(), Some(0));
+}
+
+/// Kills a process left running by a failed test.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
     let sim = common::start_sim(Scenario::demo()).await;
@@ -328,7 +504,20 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
         "--web.listen-address=127.0.0.1:0".into(),
         "--log.level=debug".into(),
     ]);
+    let listening = exporter.wait_for("workspace-exporter listening", 1);
+    let address = listening
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
     exporter.wait_for("poll succeeded", 1);
+    // Without --web.enable-lifecycle only the signal reloads.
+    let refused = reqwest::Client::new()
+        .post(format!("http://{address}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 
     std::fs::write(&path, format!("{one}\ncolectors = []\n")).unwrap();
     exporter.signal("HUP");

@@ -36,7 +36,7 @@ fn reload_ok(m: &Scrape) -> f64 {
 async fn a_valid_file_is_applied_and_an_invalid_one_rejected() {
     let sim = common::start_sim(scenario()).await;
     let one = common::target_toml(&sim.url(), "prod", "collectors = [\"desktop_status\"]");
-    let h = common::start_exporter(sim, &one).await;
+    let h = common::start_exporter_with_lifecycle(sim, &one).await;
     let m = h.scrape().await;
     assert_eq!(reload_ok(&m), 1.0);
     let started_at = m
@@ -148,11 +148,67 @@ async fn a_valid_file_is_applied_and_an_invalid_one_rejected() {
     );
 }
 
+/// `POST` and `PUT` reload (as in Prometheus); any other method gets 405 naming both.
 #[tokio::test]
-async fn reload_is_post_only() {
+async fn reload_takes_post_or_put_only() {
     let sim = common::start_sim(scenario()).await;
-    let h =
-        common::start_exporter(sim, &common::target_toml("http://127.0.0.1:1", "prod", "")).await;
-    let resp = h.get("/-/reload").await;
-    assert_eq!(resp.status(), 405);
+    let toml = common::target_toml(&sim.url(), "prod", "");
+    let h = common::start_exporter_with_lifecycle(sim, &toml).await;
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let resp = h
+            .http
+            .request(method.clone(), h.url("/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method}");
+        assert_eq!(resp.headers()["allow"], "POST, PUT", "{method}");
+    }
+    for method in [reqwest::Method::POST, reqwest::Method::PUT] {
+        let resp = h
+            .http
+            .request(method.clone(), h.url("/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{method}");
+        assert_eq!(resp.text().await.unwrap(), "Configuration reloaded\n");
+    }
+}
+
+/// Without `--web.enable-lifecycle`, `POST /-/reload` answers 403 with a one-line
+/// reason and changes nothing.
+#[tokio::test]
+async fn reload_needs_the_lifecycle_flag() {
+    let sim = common::start_sim(scenario()).await;
+    let one = common::target_toml(&sim.url(), "prod", "collectors = [\"desktop_status\"]");
+    let h = common::start_exporter(sim, &one).await;
+    write_config(&h, "this is not TOML");
+    let (status, body) = reload(&h).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body.lines().count(), 1, "{body}");
+    assert!(body.contains("--web.enable-lifecycle"), "{body}");
+    let m = h.scrape().await;
+    assert_eq!(reload_ok(&m), 1.0, "the refused request must not reload");
+}
+
+#[tokio::test]
+async fn a_rejected_reload_does_not_echo_a_secret() {
+    let sim = common::start_sim(scenario()).await;
+    let toml = common::target_toml(&sim.url(), "prod", "");
+    let h = common::start_exporter_with_lifecycle(sim, &toml).await;
+    let broken = toml.replace(
+        &format!("secret_key = \"{}\"", common::SK),
+        "secret_key = demo-secret-key-not-a-real-one",
+    );
+    assert_ne!(broken, toml);
+    write_config(&h, &broken);
+    let (status, body) = reload(&h).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("huaweicloud[0].secret_key"), "{body}");
+    assert!(body.contains("line "), "{body}");
+    assert!(
+        !body.contains("demo-secret"),
+        "the secret was echoed: {body}"
+    );
 }

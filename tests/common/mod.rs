@@ -75,11 +75,27 @@ pub async fn start_exporter(sim: Simulator, config_toml: &str) -> Harness {
     start_exporter_with_web(sim, config_toml, None).await
 }
 
+/// [`start_exporter`] with `--web.enable-lifecycle`: `POST /-/reload` is served.
+pub async fn start_exporter_with_lifecycle(sim: Simulator, config_toml: &str) -> Harness {
+    start_exporter_with_options(sim, config_toml, None, true).await
+}
+
 /// [`start_exporter`] serving with a web configuration (TLS, basic auth).
 pub async fn start_exporter_with_web(
     sim: Simulator,
     config_toml: &str,
     web: Option<std::sync::Arc<workspace_exporter::web_config::WebConfigSource>>,
+) -> Harness {
+    start_exporter_with_options(sim, config_toml, web, false).await
+}
+
+/// [`start_exporter`] with a web configuration and, with `lifecycle`,
+/// `--web.enable-lifecycle`.
+pub async fn start_exporter_with_options(
+    sim: Simulator,
+    config_toml: &str,
+    web: Option<std::sync::Arc<workspace_exporter::web_config::WebConfigSource>>,
+    lifecycle: bool,
 ) -> Harness {
     let (config, dir) = load_config(config_toml);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -92,6 +108,8 @@ pub async fn start_exporter_with_web(
         config_file: Some(file),
         web,
         direct: true,
+        enable_lifecycle: lifecycle,
+        write_timeout: None,
     };
     let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
