@@ -21,6 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::collectors::app_sessions::SessionPlan;
+use crate::cloud::credentials::{Credentials, Keys};
 use crate::secret::Secret;
 
 /// Prefix of the environment variables that override configuration keys.
@@ -275,17 +276,6 @@ pub struct Config {
     pub alibabacloud_sag: Vec<SagTarget>,
 }
 
-/// Alibaba Cloud AccessKey credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlibabaCredentials {
-    /// AccessKey ID.
-    pub access_key_id: Secret,
-    /// AccessKey secret.
-    pub access_key_secret: Secret,
-    /// STS security token, for temporary credentials.
-    pub security_token: Option<Secret>,
-}
-
 /// One validated `[[alibabacloud_sag]]` target.
 #[derive(Debug, Clone)]
 pub struct SagTarget {
@@ -294,7 +284,7 @@ pub struct SagTarget {
     /// Region, e.g. `cn-shanghai` (`region` label and `RegionId` parameter).
     pub region: String,
     /// Credentials used to sign every request.
-    pub credentials: AlibabaCredentials,
+    pub credentials: Credentials,
     /// SAG API base URL.
     pub endpoint: Url,
     /// The instances to watch (at least one).
@@ -443,17 +433,6 @@ fn target_poll(
     })
 }
 
-/// Huawei Cloud AK/SK credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HuaweiCredentials {
-    /// Access key (AK).
-    pub access_key: Secret,
-    /// Secret key (SK).
-    pub secret_key: Secret,
-    /// Security token, for temporary credentials.
-    pub security_token: Option<Secret>,
-}
-
 /// One validated `[[huaweicloud]]` target.
 #[derive(Debug, Clone)]
 pub struct HuaweiTarget {
@@ -464,7 +443,7 @@ pub struct HuaweiTarget {
     /// Configured project ID; `None` means discover through IAM.
     pub project_id: Option<String>,
     /// Credentials used to sign every request.
-    pub credentials: HuaweiCredentials,
+    pub credentials: Credentials,
     /// Collectors to run, without duplicates.
     pub collectors: Vec<HuaweiCollectorKind>,
     /// How far back `app_sessions` looks.
@@ -969,11 +948,11 @@ fn resolve_huawei(
     Ok(HuaweiTarget {
         name,
         project_id,
-        credentials: HuaweiCredentials {
+        credentials: Credentials::Static(Keys {
             access_key,
             secret_key,
             security_token,
-        },
+        }),
         collectors,
         session_plan: t.session_plan.unwrap_or(SessionPlan::Auto),
         concurrency: concurrency(&key("concurrency"), t.concurrency)?,
@@ -1120,11 +1099,11 @@ fn resolve_sag(
     }
     Ok(SagTarget {
         name,
-        credentials: AlibabaCredentials {
-            access_key_id,
-            access_key_secret,
+        credentials: Credentials::Static(Keys {
+            access_key: access_key_id,
+            secret_key: access_key_secret,
             security_token,
-        },
+        }),
         endpoint,
         instances,
         poll: target_poll(
@@ -1361,7 +1340,7 @@ mod tests {
         };
         let c =
             Config::from_raw(RawConfig::parse(text, &[]).unwrap(), Path::new("."), &env).unwrap();
-        assert_eq!(c.huaweicloud[0].credentials.secret_key.expose(), "ENVSK");
+        assert_eq!(c.huaweicloud[0].credentials.keys().secret_key.expose(), "ENVSK");
         let err = parse(text).unwrap_err();
         assert_eq!(err.key, "huaweicloud[0].access_key");
     }
@@ -1477,7 +1456,7 @@ mod tests {
         let raw = RawConfig::parse(MINIMAL, &env).unwrap();
         let c = Config::from_raw(raw, Path::new("."), &no_env).unwrap();
         assert_eq!(
-            c.huaweicloud[0].credentials.secret_key.expose(),
+            c.huaweicloud[0].credentials.keys().secret_key.expose(),
             "1234567890"
         );
     }

@@ -31,7 +31,7 @@ fn the_example_configuration_loads() {
     assert_eq!(config.poll.max_body_bytes, 32 * 1024 * 1024);
     let t = &config.huaweicloud[0];
     assert_eq!(t.name, "prod");
-    assert_eq!(t.credentials.secret_key.expose(), "example-secret");
+    assert_eq!(t.credentials.keys().secret_key.expose(), "example-secret");
     assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
     assert_eq!(t.session_lookback, Duration::from_secs(86400));
     assert_eq!(t.concurrency, 4);

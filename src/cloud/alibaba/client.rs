@@ -12,7 +12,7 @@ use crate::cloud::http::{
 };
 use crate::cloud::retry::{CallSite, send_with_retries};
 use crate::cloud::signing::hex_sha256;
-use crate::config::AlibabaCredentials;
+use crate::cloud::credentials::Credentials;
 
 /// One RPC call, before signing.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub struct AlibabaClient {
     /// Shared connection pool.
     http: reqwest::Client,
     /// Credentials of this target.
-    credentials: AlibabaCredentials,
+    credentials: Credentials,
     /// Target name, limits, retries and metrics.
     settings: ClientSettings,
 }
@@ -44,7 +44,7 @@ impl AlibabaClient {
     /// Creates a client for one target.
     pub fn new(
         http: reqwest::Client,
-        credentials: AlibabaCredentials,
+        credentials: Credentials,
         settings: ClientSettings,
     ) -> Self {
         AlibabaClient {
@@ -96,7 +96,7 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
             ("user-agent".into(), crate::USER_AGENT.into()),
         ];
-        if let Some(token) = &self.credentials.security_token {
+        if let Some(token) = &self.credentials.keys().security_token {
             headers.push(("x-acs-security-token".into(), token.expose().to_string()));
         }
         let signature = signer::sign(
@@ -107,8 +107,8 @@ impl AlibabaClient {
                 headers: &headers,
                 body: b"",
             },
-            self.credentials.access_key_id.expose(),
-            self.credentials.access_key_secret.expose(),
+            self.credentials.keys().access_key.expose(),
+            self.credentials.keys().secret_key.expose(),
         );
         let mut url = req.endpoint.clone();
         let query = signer::canonical_query(&req.query);

@@ -13,7 +13,7 @@ use crate::cloud::retry::{CallSite, send_with_retries};
 
 pub use crate::cloud::http::ApiError;
 
-pub use crate::config::HuaweiCredentials;
+use crate::cloud::credentials::Credentials;
 
 /// One upstream request, before signing.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct HuaweiClient {
     /// Shared connection pool.
     http: reqwest::Client,
     /// Credentials of this target.
-    credentials: HuaweiCredentials,
+    credentials: Credentials,
     /// Target name, limits, retries and metrics.
     settings: ClientSettings,
 }
@@ -46,7 +46,7 @@ impl HuaweiClient {
     /// Creates a client for one target.
     pub fn new(
         http: reqwest::Client,
-        credentials: HuaweiCredentials,
+        credentials: Credentials,
         settings: ClientSettings,
     ) -> Self {
         HuaweiClient {
@@ -97,7 +97,7 @@ impl HuaweiClient {
             headers.push(("X-Project-Id".into(), project_id.to_string()));
         }
         headers.push(("User-Agent".into(), crate::USER_AGENT.into()));
-        if let Some(token) = &self.credentials.security_token {
+        if let Some(token) = &self.credentials.keys().security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
         headers.push((signer::DATE_HEADER.into(), signer::sdk_date(Utc::now())));
@@ -111,8 +111,8 @@ impl HuaweiClient {
         };
         let signature = signer::sign(
             &to_sign,
-            self.credentials.access_key.expose(),
-            self.credentials.secret_key.expose(),
+            self.credentials.keys().access_key.expose(),
+            self.credentials.keys().secret_key.expose(),
         )
         .expect("X-Sdk-Date is set above");
         let mut builder = self.http.get(url);

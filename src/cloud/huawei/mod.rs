@@ -7,4 +7,4 @@ pub mod signer;
 pub mod workspace;
 pub mod workspace_app;
 
-pub use client::{ApiError, HuaweiClient, HuaweiCredentials};
+pub use client::{ApiError, HuaweiClient};
