@@ -12,7 +12,6 @@
 //! collectors and the server.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,8 +19,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::collectors::app_sessions::SessionPlan;
 use crate::cloud::credentials::{Credentials, Keys};
+use crate::collectors::app_sessions::SessionPlan;
 use crate::secret::Secret;
 
 /// Prefix of the environment variables that override configuration keys.
@@ -161,8 +160,8 @@ pub struct RawHuaweiTarget {
     pub security_token: Option<Secret>,
     /// File holding the security token.
     pub security_token_file: Option<PathBuf>,
-    /// Collectors to run; default: all.
-    pub collectors: Option<Vec<HuaweiCollectorKind>>,
+    /// Collectors to run; default: every default-enabled Huawei collector.
+    pub collectors: Option<Vec<String>>,
     /// How far back `app_sessions` looks.
     pub session_lookback: Option<HumanDuration>,
     /// How `app_sessions` reads sessions: `auto`, `paging` or `counts`.
@@ -213,6 +212,8 @@ pub struct RawSagTarget {
     pub rate_limit_per_minute: Option<u32>,
     /// Upper bound on concurrent requests of one poll.
     pub concurrency: Option<usize>,
+    /// Collectors to run; default: every default-enabled SAG collector.
+    pub collectors: Option<Vec<String>>,
     /// The SAG APP instances to watch.
     pub instances: Option<Vec<RawSagInstance>>,
 }
@@ -225,42 +226,6 @@ pub struct RawSagInstance {
     pub smartag_id: Option<String>,
     /// Client accounts to watch; when absent they are listed from the instance.
     pub users: Option<Vec<String>>,
-}
-
-/// The Huawei Cloud collectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HuaweiCollectorKind {
-    /// Desktop states per desktop group.
-    DesktopStatus,
-    /// Online users.
-    OnlineUsers,
-    /// Application-streaming sessions per server group and state.
-    AppSessions,
-}
-
-impl HuaweiCollectorKind {
-    /// All collectors, in a stable order.
-    pub const ALL: [HuaweiCollectorKind; 3] = [
-        HuaweiCollectorKind::DesktopStatus,
-        HuaweiCollectorKind::OnlineUsers,
-        HuaweiCollectorKind::AppSessions,
-    ];
-
-    /// The `collector` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HuaweiCollectorKind::DesktopStatus => "desktop_status",
-            HuaweiCollectorKind::OnlineUsers => "online_users",
-            HuaweiCollectorKind::AppSessions => "app_sessions",
-        }
-    }
-}
-
-impl fmt::Display for HuaweiCollectorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The validated configuration the exporter runs with.
@@ -293,6 +258,8 @@ pub struct SagTarget {
     pub poll: TargetPoll,
     /// Upper bound on concurrent requests within one poll.
     pub concurrency: usize,
+    /// Collectors to run as written, without duplicates; empty when not given.
+    pub collectors: Vec<String>,
 }
 
 /// One SAG APP instance to watch.
@@ -444,8 +411,9 @@ pub struct HuaweiTarget {
     pub project_id: Option<String>,
     /// Credentials used to sign every request.
     pub credentials: Credentials,
-    /// Collectors to run, without duplicates.
-    pub collectors: Vec<HuaweiCollectorKind>,
+    /// Collectors to run as written, without duplicates; empty when not given (the
+    /// default-enabled ones run; the collectors' registry says which).
+    pub collectors: Vec<String>,
     /// How far back `app_sessions` looks.
     pub session_lookback: Duration,
     /// How `app_sessions` reads sessions.
@@ -908,27 +876,7 @@ fn resolve_huawei(
             format!("{p:?} is not a project ID (letters, digits, '-', '_')"),
         ));
     }
-    let collectors = match t.collectors {
-        None => HuaweiCollectorKind::ALL.to_vec(),
-        Some(list) if list.is_empty() => {
-            return Err(ConfigError::new(
-                key("collectors"),
-                "is empty: remove it to run all collectors",
-            ));
-        }
-        Some(list) => {
-            let mut seen = BTreeSet::new();
-            for c in &list {
-                if !seen.insert(*c) {
-                    return Err(ConfigError::new(
-                        key("collectors"),
-                        format!("{c} is listed twice"),
-                    ));
-                }
-            }
-            list
-        }
-    };
+    let collectors = collector_list(&key("collectors"), t.collectors)?;
     let workspace_endpoint = endpoint(
         &key("workspace_endpoint"),
         t.workspace_endpoint,
@@ -1041,6 +989,7 @@ fn resolve_sag(
         format!("https://smartag.{region}.aliyuncs.com"),
     )?;
     let concurrency = concurrency(&key("concurrency"), t.concurrency)?;
+    let collectors = collector_list(&key("collectors"), t.collectors)?;
     let raw_instances = t.instances.unwrap_or_default();
     if raw_instances.is_empty() {
         return Err(ConfigError::new(
@@ -1116,8 +1065,31 @@ fn resolve_sag(
             poll,
         )?,
         concurrency,
+        collectors,
         region,
     })
+}
+
+/// A target's `collectors` list: absent is empty (the defaults), given must be
+/// non-empty and without duplicates. Names are checked against the collectors'
+/// registry by [`crate::collectors::check`].
+fn collector_list(key: &str, list: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    match list {
+        None => Ok(Vec::new()),
+        Some(list) if list.is_empty() => Err(ConfigError::new(
+            key,
+            "is empty: remove it to run the default collectors",
+        )),
+        Some(list) => {
+            let mut seen = BTreeSet::new();
+            for c in &list {
+                if !seen.insert(c.as_str()) {
+                    return Err(ConfigError::new(key, format!("{c} is listed twice")));
+                }
+            }
+            Ok(list)
+        }
+    }
 }
 
 /// A secret that must be present: from its value key, its `*_file` key, or `env_name`.
@@ -1250,7 +1222,9 @@ mod tests {
             t.app_endpoint.as_str(),
             "https://appstream.cn-north-4.myhuaweicloud.com/"
         );
-        assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
+        // Not given: the registry's default-enabled collectors run (see
+        // collectors::tests::a_target_without_a_list_runs_the_default_collectors).
+        assert!(t.collectors.is_empty());
         assert_eq!(t.session_lookback, Duration::from_secs(86400));
     }
 
@@ -1340,7 +1314,10 @@ mod tests {
         };
         let c =
             Config::from_raw(RawConfig::parse(text, &[]).unwrap(), Path::new("."), &env).unwrap();
-        assert_eq!(c.huaweicloud[0].credentials.keys().secret_key.expose(), "ENVSK");
+        assert_eq!(
+            c.huaweicloud[0].credentials.keys().secret_key.expose(),
+            "ENVSK"
+        );
         let err = parse(text).unwrap_err();
         assert_eq!(err.key, "huaweicloud[0].access_key");
     }
@@ -1367,11 +1344,7 @@ mod tests {
         assert_eq!(err.key, "huaweicloud[0].workspace_endpoint");
         let err = parse(&format!("[poll]\nmax_body_bytes = \"lots\"\n{MINIMAL}")).unwrap_err();
         assert_eq!(err.key, "poll.max_body_bytes");
-        let err = parse(&format!(
-            "{MINIMAL}collectors = [\"desktop_status\", \"nope\"]\n"
-        ))
-        .unwrap_err();
-        assert_eq!(err.key, "huaweicloud[0].collectors[1]");
+        // An unknown collector name: collectors::tests::an_unknown_collector_is_named.
     }
 
     /// A secret written without quotes, or with an unterminated quote, must not be

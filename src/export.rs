@@ -14,8 +14,8 @@ use chrono::NaiveDateTime;
 
 use crate::cloud::http::{ApiError, ClientSettings, error_chain};
 use crate::cloud::huawei::HuaweiClient;
+use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::client::ApiRequest;
-use crate::collectors::HuaweiTargetContext;
 use crate::config::{Config, HuaweiTarget};
 use crate::self_metrics::SelfMetrics;
 

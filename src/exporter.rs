@@ -18,12 +18,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http::ClientSettings;
-use crate::cloud::huawei::HuaweiClient;
-use crate::collectors::sag_online_clients::SagOnlineClientsCollector;
-use crate::collectors::{self, HuaweiTargetContext};
-use crate::config::Config;
+use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
+use crate::collectors::{self, Cloud, Factory};
+use crate::config::{Config, ConfigError};
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
 use crate::server::{self, ServerState};
@@ -149,7 +148,9 @@ pub fn start(
         config: config.clone(),
         config_file: config_file.clone(),
     };
-    supervisor.spawn_loops();
+    supervisor
+        .spawn_loops()
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let (tx, rx) = mpsc::channel(4);
     let reloader = config_file.map(|_| Reloader { tx });
     let supervisor = tokio::spawn(supervisor.run(rx));
@@ -217,7 +218,7 @@ impl Supervisor {
             return Err("the configuration did not come from a file".into());
         };
         let path = &file.path;
-        let config = match Config::load(path) {
+        let config = match load_config(path) {
             Ok(c) => c,
             Err(e) => {
                 let message = format!("{}: {e}", path.display());
@@ -240,7 +241,8 @@ impl Supervisor {
         let server = self.config.server.clone();
         self.config = config;
         self.config.server = server;
-        let kept: BTreeSet<SlotKey> = self.spawn_loops();
+        // Checked by load_config above.
+        let kept: BTreeSet<SlotKey> = self.spawn_loops().unwrap_or_default();
         self.store.retain(&kept);
         self.store
             .self_metrics()
@@ -256,8 +258,8 @@ impl Supervisor {
 
     /// Starts one loop per target × collector of the current configuration; returns
     /// their keys.
-    fn spawn_loops(&mut self) -> BTreeSet<SlotKey> {
-        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics());
+    fn spawn_loops(&mut self) -> Result<BTreeSet<SlotKey>, ConfigError> {
+        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics())?;
         let keys = jobs.iter().map(|j| j.key.clone()).collect();
         scheduler::spawn(
             jobs,
@@ -266,7 +268,7 @@ impl Supervisor {
             self.generation.clone(),
             &mut self.polls,
         );
-        keys
+        Ok(keys)
     }
 }
 
@@ -275,32 +277,60 @@ fn build_jobs(
     config: &Config,
     http: &reqwest::Client,
     self_metrics: &Arc<SelfMetrics>,
-) -> Vec<Job> {
+) -> Result<Vec<Job>, ConfigError> {
     let settings = |name: &str, poll| {
         ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
     };
     let mut jobs = Vec::new();
-    for target in &config.huaweicloud {
+    for (i, target) in config.huaweicloud.iter().enumerate() {
         let client = HuaweiClient::new(
             http.clone(),
             target.credentials.clone(),
             settings(&target.name, &target.poll),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
-        for collector in collectors::huawei_collectors(ctx) {
-            jobs.push(Job::new(&target.name, collector, &target.poll));
+        for row in collectors::selected(Cloud::Huawei, i, &target.collectors)? {
+            if let Factory::Huawei(build) = row.factory {
+                jobs.push(Job::new(
+                    &target.name,
+                    row.name,
+                    build(ctx.clone()),
+                    &target.poll,
+                ));
+            }
         }
     }
-    for target in &config.alibabacloud_sag {
+    for (i, target) in config.alibabacloud_sag.iter().enumerate() {
         let client = AlibabaClient::new(
             http.clone(),
             target.credentials.clone(),
             settings(&target.name, &target.poll),
         );
-        let collector = Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
-        jobs.push(Job::new(&target.name, collector, &target.poll));
+        let ctx = Arc::new(SagTargetContext {
+            target: target.clone(),
+            client,
+        });
+        for row in collectors::selected(Cloud::AlibabaSag, i, &target.collectors)? {
+            if let Factory::AlibabaSag(build) = row.factory {
+                jobs.push(Job::new(
+                    &target.name,
+                    row.name,
+                    build(ctx.clone()),
+                    &target.poll,
+                ));
+            }
+        }
     }
-    jobs
+    Ok(jobs)
+}
+
+/// Loads the configuration file and checks every target's `collectors` list against
+/// the collectors' registry: what the binary runs at start, on reload and for
+/// `--config.check`.
+pub fn load_config(path: &std::path::Path) -> Result<Config, ConfigError> {
+    let config = Config::load(path)?;
+    collectors::check(&config)?;
+    Ok(config)
 }
 
 fn now_unix_seconds() -> f64 {

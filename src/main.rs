@@ -284,12 +284,7 @@ fn main() -> ExitCode {
                     "{}: configuration OK ({} target(s), {} collector(s))",
                     cli.config_path().display(),
                     config.target_names().count(),
-                    config.alibabacloud_sag.len()
-                        + config
-                            .huaweicloud
-                            .iter()
-                            .map(|t| t.collectors.len())
-                            .sum::<usize>()
+                    workspace_exporter::collectors::check(&config).unwrap_or(0)
                 ));
                 return ExitCode::SUCCESS;
             }
@@ -325,7 +320,7 @@ fn run_or_report(result: anyhow::Result<()>) -> ExitCode {
 fn load_config(
     cli: &Cli,
 ) -> Result<(Config, ServerConfig), workspace_exporter::config::ConfigError> {
-    let mut config = Config::load(&cli.config_path())?;
+    let mut config = exporter::load_config(&cli.config_path())?;
     let server_as_written = config.server.clone();
     if let Some(addr) = cli.listen_address {
         config.server.listen_address = addr;

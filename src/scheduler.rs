@@ -68,12 +68,17 @@ pub struct Job {
 }
 
 impl Job {
-    /// The job polling `collector` of target `target`.
-    pub fn new(target: &str, collector: Arc<dyn Collector>, poll: &TargetPoll) -> Self {
+    /// The job polling `collector` (registered as `name`) of target `target`.
+    pub fn new(
+        target: &str,
+        name: &'static str,
+        collector: Arc<dyn Collector>,
+        poll: &TargetPoll,
+    ) -> Self {
         Job {
             key: SlotKey {
                 target: target.to_string(),
-                collector: collector.name(),
+                collector: name,
             },
             collector,
             poll: poll.clone(),

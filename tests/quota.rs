@@ -14,9 +14,10 @@ use common::Scrape;
 use tokio::time::Instant;
 use workspace_exporter::cloud::http::ClientSettings;
 use workspace_exporter::cloud::huawei::HuaweiClient;
+use workspace_exporter::cloud::huawei::HuaweiTargetContext;
 use workspace_exporter::cloud::huawei::workspace;
 use workspace_exporter::cloud::retry::{POLL_USAGE, PollUsage};
-use workspace_exporter::collectors::{self, Collector, HuaweiTargetContext};
+use workspace_exporter::collectors::{self, Cloud, Collector, Factory};
 use workspace_exporter::self_metrics::SelfMetrics;
 use workspace_exporter::simulator::scenario::{self, DEMO_PROJECT_ID};
 use workspace_exporter::simulator::{Fault, Route, Scenario, Simulator};
@@ -137,7 +138,7 @@ async fn a_quota_bound_poll_finishes_with_exact_values_at_the_default_rate_limit
 /// them, for tests that drive single polls.
 struct Target {
     ctx: Arc<HuaweiTargetContext>,
-    collectors: Vec<Arc<dyn Collector>>,
+    collectors: Vec<(&'static str, Arc<dyn Collector>)>,
     metrics: Arc<SelfMetrics>,
 }
 
@@ -157,7 +158,14 @@ fn target(sim: &Simulator, extra: &str) -> (Target, tempfile::TempDir) {
     let http = workspace_exporter::exporter::http_client(Duration::from_secs(5), false).unwrap();
     let client = HuaweiClient::new(http, t.credentials.clone(), settings);
     let ctx = Arc::new(HuaweiTargetContext::new(t, client));
-    let collectors = collectors::huawei_collectors(ctx.clone());
+    let collectors = collectors::selected(Cloud::Huawei, 0, &ctx.target.collectors)
+        .unwrap()
+        .into_iter()
+        .filter_map(|row| match row.factory {
+            Factory::Huawei(build) => Some((row.name, build(ctx.clone()))),
+            Factory::AlibabaSag(_) => None,
+        })
+        .collect();
     (
         Target {
             ctx,
@@ -250,8 +258,9 @@ async fn a_one_call_poll_is_not_queued_behind_a_quota_bound_poll_on_the_same_hos
     let by_name = |name: &str| {
         t.collectors
             .iter()
-            .find(|c| c.name() == name)
+            .find(|(n, _)| *n == name)
             .unwrap()
+            .1
             .clone()
     };
     let (sessions, desktops) = (by_name("app_sessions"), by_name("desktop_status"));

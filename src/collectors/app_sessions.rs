@@ -25,7 +25,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible, snake_case};
+use super::{CollectError, Collector, PollFuture, plausible, snake_case};
+use crate::cloud::huawei::HuaweiTargetContext;
 use futures_util::StreamExt;
 
 use crate::cloud::huawei::workspace_app::{
@@ -385,7 +386,7 @@ impl AppSessionsCollector {
         // What was learned is kept even when the poll failed half-way.
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
         let tally = tally?;
-        let series = self.ctx.series(project_id);
+        let series = super::huawei_series(&self.ctx, project_id);
         let gauge = series.gauge_vec(
             APP_SESSIONS,
             "Application-streaming sessions started in the lookback window, by server group and session state; refreshed every poll interval.",
@@ -752,10 +753,6 @@ pub fn check_page(
 }
 
 impl Collector for AppSessionsCollector {
-    fn name(&self) -> &'static str {
-        "app_sessions"
-    }
-
     fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_> {
         Box::pin(self.poll_once(now))
     }

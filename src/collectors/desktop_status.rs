@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
+use super::{CollectError, Collector, PollFuture, plausible};
+use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::workspace::{
     self, API_CONNECTIONS_STATUS, DESKTOP_COUNTS, DesktopCountKind,
 };
@@ -60,7 +61,7 @@ impl DesktopStatusCollector {
             }
         }
 
-        let series = self.ctx.series(project_id);
+        let series = super::huawei_series(&self.ctx, project_id);
         let desktops = series.gauge_vec(
             DESKTOPS,
             "Desktops in the desktop group by power status (running, stopped, hibernated, other); refreshed every poll interval.",
@@ -93,10 +94,6 @@ impl DesktopStatusCollector {
 }
 
 impl Collector for DesktopStatusCollector {
-    fn name(&self) -> &'static str {
-        "desktop_status"
-    }
-
     fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
         Box::pin(self.poll_once())
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
+use super::{CollectError, Collector, PollFuture, plausible};
+use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::workspace::{self, API_ONLINE_USERS};
 
 /// Online users gauge.
@@ -32,7 +33,7 @@ impl OnlineUsersCollector {
             "DAY",
         )
         .await?;
-        let series = self.ctx.series(project_id);
+        let series = super::huawei_series(&self.ctx, project_id);
         match answer.time_counts.last() {
             Some(latest) => {
                 let (_, count) =
@@ -63,10 +64,6 @@ impl OnlineUsersCollector {
 }
 
 impl Collector for OnlineUsersCollector {
-    fn name(&self) -> &'static str {
-        "online_users"
-    }
-
     fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
         Box::pin(self.poll_once())
     }

@@ -8,18 +8,18 @@
 //! this poll; the others still export, and the poll counts as failed (`up` = 0).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
 
 use super::{CollectError, Collector, PollFuture, SeriesBuilder};
-use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::SagTargetContext;
 use crate::cloud::alibaba::sag::{
     self, API_DESCRIBE_CLIENT_USERS, CLIENT_USERS_PAGE_SIZE, STATISTICS_BATCH,
 };
 use crate::cloud::http::ApiError;
-use crate::config::SagTarget;
 
 /// Online clients per account.
 pub const USER_ONLINE_CLIENTS: &str = "alibabacloud_sag_user_online_clients";
@@ -31,10 +31,8 @@ const MAX_USER_PAGES: u64 = 10_000;
 
 /// Polls the SAG online clients of one target.
 pub struct SagOnlineClientsCollector {
-    /// The target's configuration.
-    target: SagTarget,
-    /// The signed client.
-    client: AlibabaClient,
+    /// The target's configuration and signed client.
+    ctx: Arc<SagTargetContext>,
 }
 
 /// What one account's call returned.
@@ -46,8 +44,8 @@ struct UserResult {
 
 impl SagOnlineClientsCollector {
     /// A collector for `target`.
-    pub fn new(target: SagTarget, client: AlibabaClient) -> Self {
-        SagOnlineClientsCollector { target, client }
+    pub fn new(ctx: Arc<SagTargetContext>) -> Self {
+        SagOnlineClientsCollector { ctx }
     }
 
     /// Lists every client account of an instance, page by page.
@@ -56,9 +54,9 @@ impl SagOnlineClientsCollector {
         let mut page_number = 1;
         loop {
             let page = sag::describe_client_users(
-                &self.client,
-                &self.target.endpoint,
-                &self.target.region,
+                &self.ctx.client,
+                &self.ctx.target.endpoint,
+                &self.ctx.target.region,
                 smartag_id,
                 page_number,
             )
@@ -105,16 +103,16 @@ impl SagOnlineClientsCollector {
         let answers: Vec<_> = stream::iter(batches)
             .map(|(smartag_id, users)| async move {
                 let answer = sag::describe_user_online_client_statistics(
-                    &self.client,
-                    &self.target.endpoint,
-                    &self.target.region,
+                    &self.ctx.client,
+                    &self.ctx.target.endpoint,
+                    &self.ctx.target.region,
                     &smartag_id,
                     &users,
                 )
                 .await;
                 (smartag_id, users, answer)
             })
-            .buffer_unordered(self.target.concurrency)
+            .buffer_unordered(self.ctx.target.concurrency)
             .collect()
             .await;
         let (mut detail, mut offline) = (Vec::new(), Vec::new());
@@ -130,7 +128,7 @@ impl SagOnlineClientsCollector {
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(target_name = %self.target.name, smartag_id = %smartag_id, error = %e, "statistics call failed; asking account by account");
+                    tracing::debug!(target_name = %self.ctx.target.name, smartag_id = %smartag_id, error = %e, "statistics call failed; asking account by account");
                     detail.extend(users.into_iter().map(|u| (smartag_id.clone(), u)));
                 }
             }
@@ -141,7 +139,7 @@ impl SagOnlineClientsCollector {
     async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
         let mut failures: Vec<String> = Vec::new();
         let mut work: Vec<(String, String)> = Vec::new();
-        for instance in &self.target.instances {
+        for instance in &self.ctx.target.instances {
             match &instance.users {
                 Some(users) => {
                     work.extend(
@@ -155,7 +153,7 @@ impl SagOnlineClientsCollector {
                         work.extend(users.into_iter().map(|u| (instance.smartag_id.clone(), u)))
                     }
                     Err(e) => {
-                        tracing::warn!(target_name = %self.target.name, smartag_id = %instance.smartag_id, error = %e, "cannot list the instance's client accounts");
+                        tracing::warn!(target_name = %self.ctx.target.name, smartag_id = %instance.smartag_id, error = %e, "cannot list the instance's client accounts");
                         failures.push(format!("{}: {e}", instance.smartag_id));
                     }
                 },
@@ -166,9 +164,9 @@ impl SagOnlineClientsCollector {
         let results: Vec<UserResult> = stream::iter(work)
             .map(|(smartag_id, user)| async move {
                 let clients = sag::describe_user_online_clients(
-                    &self.client,
-                    &self.target.endpoint,
-                    &self.target.region,
+                    &self.ctx.client,
+                    &self.ctx.target.endpoint,
+                    &self.ctx.target.region,
                     &smartag_id,
                     &user,
                 )
@@ -179,11 +177,11 @@ impl SagOnlineClientsCollector {
                     clients,
                 }
             })
-            .buffer_unordered(self.target.concurrency)
+            .buffer_unordered(self.ctx.target.concurrency)
             .collect()
             .await;
 
-        let series = SeriesBuilder::new(&[("region", &self.target.region)]);
+        let series = SeriesBuilder::new(&[("region", &self.ctx.target.region)]);
         let online = series.gauge_vec(
             USER_ONLINE_CLIENTS,
             "SAG APP clients online for the client account (0 when none); refreshed every poll interval.",
@@ -204,7 +202,7 @@ impl SagOnlineClientsCollector {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(
-                        target_name = %self.target.name,
+                        target_name = %self.ctx.target.name,
                         smartag_id = %r.smartag_id,
                         user = %r.user,
                         error = %e,
@@ -222,7 +220,7 @@ impl SagOnlineClientsCollector {
             let (by_ip, unusable) = answer.online_since_by_ip();
             for c in unusable {
                 tracing::warn!(
-                    target_name = %self.target.name,
+                    target_name = %self.ctx.target.name,
                     smartag_id = %r.smartag_id,
                     user = %r.user,
                     client_ip = ?c.client_ip,
@@ -249,10 +247,6 @@ impl SagOnlineClientsCollector {
 }
 
 impl Collector for SagOnlineClientsCollector {
-    fn name(&self) -> &'static str {
-        "sag_online_clients"
-    }
-
     fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
         Box::pin(self.poll_once())
     }

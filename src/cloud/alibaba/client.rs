@@ -7,12 +7,12 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
+use crate::cloud::credentials::Credentials;
 use crate::cloud::http::{
     ApiError, ClientSettings, decode, header_value, host_header, read_limited,
 };
 use crate::cloud::retry::{CallSite, send_with_retries};
 use crate::cloud::signing::hex_sha256;
-use crate::cloud::credentials::Credentials;
 
 /// One RPC call, before signing.
 #[derive(Debug, Clone)]
@@ -42,11 +42,7 @@ pub struct AlibabaClient {
 
 impl AlibabaClient {
     /// Creates a client for one target.
-    pub fn new(
-        http: reqwest::Client,
-        credentials: Credentials,
-        settings: ClientSettings,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, credentials: Credentials, settings: ClientSettings) -> Self {
         AlibabaClient {
             http,
             credentials,

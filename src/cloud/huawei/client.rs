@@ -44,11 +44,7 @@ pub struct HuaweiClient {
 
 impl HuaweiClient {
     /// Creates a client for one target.
-    pub fn new(
-        http: reqwest::Client,
-        credentials: Credentials,
-        settings: ClientSettings,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, credentials: Credentials, settings: ClientSettings) -> Self {
         HuaweiClient {
             http,
             credentials,
