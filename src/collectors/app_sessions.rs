@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 
 use super::{CollectError, Collector, PollFuture, plausible, snake_case};
 use crate::cloud::huawei::HuaweiTargetContext;
+use crate::config::SessionPlan;
 use futures_util::StreamExt;
 
 use crate::cloud::huawei::workspace_app::{
@@ -108,19 +109,6 @@ pub const UPSTREAM_STATES: [(&str, &str); 5] = [
     ("SignedOut", "signed_out"),
     ("InitFail", "init_fail"),
 ];
-
-/// How a poll reads the sessions (`session_plan`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionPlan {
-    /// Read every session, 100 per page: ⌈N/100⌉ calls.
-    Paging,
-    /// Ask for counts (`limit=1`) per server group and state: ⌈G/100⌉ + 5G + 1 calls.
-    Counts,
-    /// The cheapest split of states between paging and counting, from what the last
-    /// poll learned.
-    Auto,
-}
 
 /// Calls of a paging run over `sessions` sessions (at least one: the first page says
 /// how many there are).
