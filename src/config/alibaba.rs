@@ -5,12 +5,20 @@ use std::path::Path;
 
 use url::Url;
 
-use super::checks::{collector_list, concurrency, endpoint, region_of, target_name};
+use super::checks::endpoint;
 use super::schema::RawSagTarget;
-use super::secrets::{required_secret, secret};
-use super::target::{PollOverrides, TargetPoll, target_poll};
+use super::target::{CloudKeys, Common, PollOverrides, Shared, TargetPoll, resolve_common};
 use super::{ConfigError, PollConfig};
-use crate::cloud::credentials::{Credentials, Keys};
+use crate::cloud::credentials::Credentials;
+
+/// How `[[alibabacloud_sag]]` names the shared keys.
+const CLOUD_KEYS: CloudKeys = CloudKeys {
+    section: "alibabacloud_sag",
+    example_region: "cn-shanghai",
+    access_key: ("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+    secret_key: ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+    security_token: ("security_token", "ALIBABA_CLOUD_SECURITY_TOKEN"),
+};
 
 /// One validated `[[alibabacloud_sag]]` target.
 #[derive(Debug, Clone)]
@@ -51,29 +59,31 @@ pub(super) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SagTarget, ConfigError> {
     let key = |field: &str| format!("alibabacloud_sag[{i}].{field}");
-    let region = region_of(&key("region"), t.region, "cn-shanghai")?;
-    let name = target_name(&key("name"), t.name, &region)?;
-    let access_key_id = required_secret(
-        &key("access_key_id"),
-        t.access_key_id,
-        t.access_key_id_file,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-        base_dir,
-        env,
-    )?;
-    let access_key_secret = required_secret(
-        &key("access_key_secret"),
-        t.access_key_secret,
-        t.access_key_secret_file,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        base_dir,
-        env,
-    )?;
-    let security_token = secret(
-        &key("security_token"),
-        t.security_token,
-        t.security_token_file,
-        "ALIBABA_CLOUD_SECURITY_TOKEN",
+    let Common {
+        name,
+        region,
+        credentials,
+        poll,
+        concurrency,
+        collectors,
+    } = resolve_common(
+        &CLOUD_KEYS,
+        i,
+        Shared {
+            name: t.name,
+            region: t.region,
+            access_key: (t.access_key_id, t.access_key_id_file),
+            secret_key: (t.access_key_secret, t.access_key_secret_file),
+            security_token: (t.security_token, t.security_token_file),
+            poll: PollOverrides {
+                interval: t.interval,
+                timeout: t.timeout,
+                rate_limit_per_minute: t.rate_limit_per_minute,
+            },
+            concurrency: t.concurrency,
+            collectors: t.collectors,
+        },
+        poll,
         base_dir,
         env,
     )?;
@@ -82,8 +92,6 @@ pub(super) fn resolve(
         t.endpoint,
         format!("https://smartag.{region}.aliyuncs.com"),
     )?;
-    let concurrency = concurrency(&key("concurrency"), t.concurrency)?;
-    let collectors = collector_list(&key("collectors"), t.collectors)?;
     let raw_instances = t.instances.unwrap_or_default();
     if raw_instances.is_empty() {
         return Err(ConfigError::new(
@@ -142,22 +150,10 @@ pub(super) fn resolve(
     }
     Ok(SagTarget {
         name,
-        credentials: Credentials::Static(Keys {
-            access_key: access_key_id,
-            secret_key: access_key_secret,
-            security_token,
-        }),
+        credentials,
         endpoint,
         instances,
-        poll: target_poll(
-            &format!("alibabacloud_sag[{i}]"),
-            PollOverrides {
-                interval: t.interval,
-                timeout: t.timeout,
-                rate_limit_per_minute: t.rate_limit_per_minute,
-            },
-            poll,
-        )?,
+        poll,
         concurrency,
         collectors,
         region,

@@ -6,12 +6,20 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::checks::{collector_list, concurrency, endpoint, positive, region_of, target_name};
+use super::checks::{endpoint, positive};
 use super::schema::RawHuaweiTarget;
-use super::secrets::{required_secret, secret};
-use super::target::{PollOverrides, TargetPoll, target_poll};
+use super::target::{CloudKeys, Common, PollOverrides, Shared, TargetPoll, resolve_common};
 use super::{ConfigError, PollConfig};
-use crate::cloud::credentials::{Credentials, Keys};
+use crate::cloud::credentials::Credentials;
+
+/// How `[[huaweicloud]]` names the shared keys.
+const CLOUD_KEYS: CloudKeys = CloudKeys {
+    section: "huaweicloud",
+    example_region: "cn-north-4",
+    access_key: ("access_key", "HUAWEICLOUD_SDK_AK"),
+    secret_key: ("secret_key", "HUAWEICLOUD_SDK_SK"),
+    security_token: ("security_token", "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+};
 
 /// Default lookback window for application-streaming sessions.
 pub const DEFAULT_SESSION_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
@@ -79,29 +87,31 @@ pub(super) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HuaweiTarget, ConfigError> {
     let key = |field: &str| format!("huaweicloud[{i}].{field}");
-    let region = region_of(&key("region"), t.region, "cn-north-4")?;
-    let name = target_name(&key("name"), t.name, &region)?;
-    let access_key = required_secret(
-        &key("access_key"),
-        t.access_key,
-        t.access_key_file,
-        "HUAWEICLOUD_SDK_AK",
-        base_dir,
-        env,
-    )?;
-    let secret_key = required_secret(
-        &key("secret_key"),
-        t.secret_key,
-        t.secret_key_file,
-        "HUAWEICLOUD_SDK_SK",
-        base_dir,
-        env,
-    )?;
-    let security_token = secret(
-        &key("security_token"),
-        t.security_token,
-        t.security_token_file,
-        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    let Common {
+        name,
+        region,
+        credentials,
+        poll,
+        concurrency,
+        collectors,
+    } = resolve_common(
+        &CLOUD_KEYS,
+        i,
+        Shared {
+            name: t.name,
+            region: t.region,
+            access_key: (t.access_key, t.access_key_file),
+            secret_key: (t.secret_key, t.secret_key_file),
+            security_token: (t.security_token, t.security_token_file),
+            poll: PollOverrides {
+                interval: t.interval,
+                timeout: t.timeout,
+                rate_limit_per_minute: t.rate_limit_per_minute,
+            },
+            concurrency: t.concurrency,
+            collectors: t.collectors,
+        },
+        poll,
         base_dir,
         env,
     )?;
@@ -125,7 +135,6 @@ pub(super) fn resolve(
             format!("{p:?} is not a project ID (letters, digits, '-', '_')"),
         ));
     }
-    let collectors = collector_list(&key("collectors"), t.collectors)?;
     let workspace_endpoint = endpoint(
         &key("workspace_endpoint"),
         t.workspace_endpoint,
@@ -145,28 +154,16 @@ pub(super) fn resolve(
     Ok(HuaweiTarget {
         name,
         project_id,
-        credentials: Credentials::Static(Keys {
-            access_key,
-            secret_key,
-            security_token,
-        }),
+        credentials,
         collectors,
         session_plan: t.session_plan.unwrap_or(SessionPlan::Auto),
-        concurrency: concurrency(&key("concurrency"), t.concurrency)?,
+        concurrency,
         session_lookback: positive(
             &key("session_lookback"),
             t.session_lookback,
             DEFAULT_SESSION_LOOKBACK,
         )?,
-        poll: target_poll(
-            &format!("huaweicloud[{i}]"),
-            PollOverrides {
-                interval: t.interval,
-                timeout: t.timeout,
-                rate_limit_per_minute: t.rate_limit_per_minute,
-            },
-            poll,
-        )?,
+        poll,
         workspace_endpoint,
         app_endpoint,
         iam_endpoint,
