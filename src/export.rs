@@ -87,7 +87,7 @@ pub enum ExportError {
     },
     /// The HTTP client could not be built.
     #[error(transparent)]
-    Start(#[from] crate::exporter::StartError),
+    Start(#[from] crate::cloud::http::HttpClientError),
 }
 
 impl ExportRequest {
@@ -194,7 +194,7 @@ pub async fn export(
     output: &Output,
 ) -> Result<ExportSummary, ExportError> {
     let (target, query) = request.validate(config)?;
-    let http = crate::exporter::http_client(config.poll.timeout, true)?;
+    let http = crate::cloud::http::client(config.poll.timeout, true)?;
     let mut settings = ClientSettings::new(
         &target.name,
         &target.poll,

@@ -14,15 +14,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
-use crate::cloud::http::ClientSettings;
+use crate::cloud::http::{self, ClientSettings};
 use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
 use crate::collectors::{self, Cloud, Factory};
 use crate::config::{Config, ConfigError};
+use crate::reload::{ReloadRequest, Reloader};
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
 use crate::server::{self, ServerState};
@@ -72,31 +73,6 @@ pub struct StartOptions {
     pub write_timeout: Option<std::time::Duration>,
 }
 
-/// A request to re-read the configuration; the answer says whether it was applied.
-pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
-/// Sends reload requests to a running exporter; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Reloader {
-    /// The supervisor's inbox.
-    tx: mpsc::Sender<ReloadRequest>,
-}
-
-impl Reloader {
-    /// Re-reads the configuration file and applies it; `Err` carries the reason it was
-    /// rejected (the previous configuration keeps running).
-    pub async fn reload(&self) -> Result<(), String> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(reply)
-            .await
-            .map_err(|_| "the exporter is shutting down".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the exporter is shutting down".to_string())?
-    }
-}
-
 /// A running exporter.
 pub struct RunningExporter {
     /// Snapshots and the encoded body.
@@ -132,7 +108,8 @@ pub fn start(
         write_timeout,
     } = options;
     let local_addr = listener.local_addr()?;
-    let http = http_client(config.poll.timeout, !direct)?;
+    let http = http::client(config.poll.timeout, !direct)
+        .map_err(|e| StartError::HttpClient(e.to_string()))?;
     let self_metrics = Arc::new(SelfMetrics::new());
     self_metrics.record_reload(true, now_unix_seconds());
     let store = Arc::new(Store::new(self_metrics.clone()));
@@ -152,7 +129,7 @@ pub fn start(
         .spawn_loops()
         .map_err(|e| StartError::Config(e.to_string()))?;
     let (tx, rx) = mpsc::channel(4);
-    let reloader = config_file.map(|_| Reloader { tx });
+    let reloader = config_file.map(|_| Reloader::new(tx));
     let supervisor = tokio::spawn(supervisor.run(rx));
 
     let state = Arc::new(ServerState {
@@ -338,24 +315,6 @@ fn now_unix_seconds() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
-}
-
-/// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
-/// timeout; each request sets its own total timeout. With `proxy`, the usual
-/// `HTTP(S)_PROXY` / `NO_PROXY` environment variables apply.
-pub fn http_client(
-    connect_timeout: std::time::Duration,
-    proxy: bool,
-) -> Result<reqwest::Client, StartError> {
-    let builder = reqwest::Client::builder();
-    let builder = if proxy { builder } else { builder.no_proxy() };
-    builder
-        .use_rustls_tls()
-        .user_agent(crate::USER_AGENT)
-        .connect_timeout(connect_timeout)
-        .read_timeout(connect_timeout.max(std::time::Duration::from_secs(30)))
-        .build()
-        .map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
 impl RunningExporter {

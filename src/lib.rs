@@ -45,6 +45,7 @@ pub mod export;
 pub mod exporter;
 pub mod log_writer;
 pub mod memory;
+pub mod reload;
 pub mod scheduler;
 pub mod secret;
 pub mod self_metrics;

@@ -52,6 +52,26 @@ impl ClientSettings {
     }
 }
 
+/// The shared HTTP client could not be built (TLS setup).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct HttpClientError(String);
+
+/// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
+/// timeout; each request sets its own total timeout. With `proxy`, the usual
+/// `HTTP(S)_PROXY` / `NO_PROXY` environment variables apply.
+pub fn client(connect_timeout: Duration, proxy: bool) -> Result<reqwest::Client, HttpClientError> {
+    let builder = reqwest::Client::builder();
+    let builder = if proxy { builder } else { builder.no_proxy() };
+    builder
+        .use_rustls_tls()
+        .user_agent(crate::USER_AGENT)
+        .connect_timeout(connect_timeout)
+        .read_timeout(connect_timeout.max(Duration::from_secs(30)))
+        .build()
+        .map_err(|e| HttpClientError(crate::cloud::http::error_chain(&e)))
+}
+
 /// The `Host` header value of an endpoint: host, and port when the URL names one.
 pub fn host_header(endpoint: &url::Url) -> String {
     let host = endpoint.host_str().unwrap_or_default();
