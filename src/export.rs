@@ -205,7 +205,7 @@ pub async fn export(
     settings.timeout = None;
     let client = HuaweiClient::new(http, target.credentials.clone(), settings);
     let ctx = HuaweiTargetContext::new(target.clone(), client);
-    let project_id = ctx.project_id().await?;
+    let project_id = ctx.project_id(&ctx.client).await?;
     let response = ctx
         .client
         .send(&ApiRequest {

@@ -7,7 +7,7 @@
 //! counts as failed; time the poll spent queued behind the target's own rate limit does
 //! not count against the deadline, so a quota-bound poll runs to its end. Every poll is
 //! timed here, not in the collector, its API calls and rate-limit wait are counted
-//! (through [`PollUsage`]), and its outcome goes to the [`Store`]. When a collector's
+//! (through the [`PollUsage`] it hands the collector), and its outcome goes to the [`Store`]. When a collector's
 //! planned calls cannot fit one interval at the rate limit, one warning says so. A
 //! poll request (see [`PollRequests`]) starts an extra poll at once; tests use it to
 //! drive polls without waiting for the clock.
@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::retry::{POLL_USAGE, PollUsage};
-use crate::collectors::{CollectError, Collector};
+use crate::cloud::retry::PollUsage;
+use crate::collectors::{CollectError, Collector, Poll};
 use crate::config::TargetPoll;
 use crate::store::{PollOutcome, SlotKey, Store};
 
@@ -129,7 +129,10 @@ async fn run_loop(
         let epoch = *requests.borrow_and_update();
         let started = Instant::now();
         let usage = Arc::new(PollUsage::new(job.key.collector));
-        let poll = POLL_USAGE.scope(usage.clone(), job.collector.poll(Utc::now()));
+        let poll = job.collector.poll(Poll {
+            now: Utc::now(),
+            usage: usage.clone(),
+        });
         let result = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,

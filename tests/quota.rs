@@ -16,8 +16,8 @@ use workspace_exporter::cloud::http::ClientSettings;
 use workspace_exporter::cloud::huawei::HuaweiClient;
 use workspace_exporter::cloud::huawei::HuaweiTargetContext;
 use workspace_exporter::cloud::huawei::workspace;
-use workspace_exporter::cloud::retry::{POLL_USAGE, PollUsage};
-use workspace_exporter::collectors::{self, Cloud, Collector, Factory};
+use workspace_exporter::cloud::retry::PollUsage;
+use workspace_exporter::collectors::{self, Cloud, Collector, Factory, Poll};
 use workspace_exporter::self_metrics::SelfMetrics;
 use workspace_exporter::simulator::scenario::{self, DEMO_PROJECT_ID};
 use workspace_exporter::simulator::{Fault, Route, Scenario, Simulator};
@@ -265,18 +265,21 @@ async fn a_one_call_poll_is_not_queued_behind_a_quota_bound_poll_on_the_same_hos
     };
     let (sessions, desktops) = (by_name("app_sessions"), by_name("desktop_status"));
     let long = Arc::new(PollUsage::new("app_sessions"));
-    let long_poll = tokio::spawn(POLL_USAGE.scope(long.clone(), async move {
-        sessions.poll(chrono::Utc::now()).await.map(|_| ())
-    }));
+    let poll = |usage: &Arc<PollUsage>| Poll {
+        now: chrono::Utc::now(),
+        usage: usage.clone(),
+    };
+    let long_poll = {
+        let poll = poll(&long);
+        tokio::spawn(async move { sessions.poll(poll).await.map(|_| ()) })
+    };
     // 30 simulated seconds into that poll, its pages queued at the limit, desktop_status
     // polls.
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert!((5..=7).contains(&long.calls()), "{}", long.calls());
     let short = Arc::new(PollUsage::new("desktop_status"));
     let start = Instant::now();
-    let series = POLL_USAGE
-        .scope(short.clone(), desktops.poll(chrono::Utc::now()))
-        .await;
+    let series = desktops.poll(poll(&short)).await;
     let took = start.elapsed();
     assert!(series.is_ok(), "{:?}", series.err());
     assert_eq!(short.calls(), 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 
-use crate::cloud::retry::{RateLimiter, RetryPolicy};
+use crate::cloud::retry::{PollUsage, RateLimiter, RetryPolicy};
 use crate::config::TargetPoll;
 use crate::self_metrics::SelfMetrics;
 
@@ -28,6 +28,9 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// The target's request rate limit, shared by its collectors.
     pub limiter: Arc<RateLimiter>,
+    /// The poll these calls belong to, charged with them (`None` outside a poll, e.g.
+    /// `export-connections`); set per poll by the clients' `for_poll`.
+    pub usage: Option<Arc<PollUsage>>,
 }
 
 impl ClientSettings {
@@ -48,6 +51,7 @@ impl ClientSettings {
                 retry_backoff: poll.retry_backoff,
             },
             limiter: Arc::new(RateLimiter::new(poll.rate_limit_per_minute)),
+            usage: None,
         }
     }
 }

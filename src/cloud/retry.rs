@@ -22,12 +22,12 @@ use reqwest::header::HeaderMap;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::cloud::http::{ApiError, error_chain, status_error};
-use crate::self_metrics::SelfMetrics;
+use crate::cloud::http::{ApiError, ClientSettings, error_chain, status_error};
 
 /// What one poll spends upstream: its calls and the time they spent queued behind the
-/// target's rate limit. The scheduler creates one per poll and reads it afterwards;
-/// the calls the poll makes find it through [`POLL_USAGE`].
+/// target's rate limit. The scheduler creates one per poll, hands it to the collector,
+/// which hands it to its client ([`ClientSettings::usage`](crate::cloud::http::ClientSettings)),
+/// and reads it afterwards.
 #[derive(Debug)]
 pub struct PollUsage {
     /// The collector polling: its name is the queue its calls wait in, so that
@@ -100,17 +100,6 @@ impl Drop for QueuedGuard {
             clock.total += since.elapsed();
         }
     }
-}
-
-tokio::task_local! {
-    /// The usage of the poll running on this task; the scheduler sets it up around each
-    /// poll. Calls made outside a poll (export-connections) have none.
-    pub static POLL_USAGE: Arc<PollUsage>;
-}
-
-/// The running poll's usage, if any.
-fn current_usage() -> Option<Arc<PollUsage>> {
-    POLL_USAGE.try_with(Arc::clone).ok()
 }
 
 /// The window `rate_limit_per_minute` counts requests in.
@@ -308,10 +297,9 @@ impl RateLimiter {
         queue
     }
 
-    /// Waits until a request to `host` may go out. The running poll (if any) names the
-    /// queue and is charged the time spent waiting.
-    pub async fn acquire(&self, host: &str) {
-        let usage = current_usage();
+    /// Waits until a request to `host` may go out. The poll making it (if any) names
+    /// the queue and is charged the time spent waiting.
+    pub async fn acquire(&self, host: &str, usage: Option<&Arc<PollUsage>>) {
         let queue = self.host(host);
         let ticket = {
             let mut state = queue.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -322,7 +310,7 @@ impl RateLimiter {
                 return;
             }
             let (tx, rx) = oneshot::channel();
-            let name = usage.as_ref().map_or("", |u| u.collector);
+            let name = usage.map_or("", |u| u.collector);
             state.queues.entry(name).or_default().push_back(tx);
             if !state.dispatching {
                 state.dispatching = true;
@@ -330,7 +318,7 @@ impl RateLimiter {
             }
             rx
         };
-        let _queued = usage.as_ref().map(PollUsage::queued);
+        let _queued = usage.map(PollUsage::queued);
         // The dispatcher answers every ticket it takes; an error would mean it was
         // dropped with the runtime, when nothing is sent anyway.
         let _ = ticket.await;
@@ -412,17 +400,16 @@ pub struct CallSite<'a> {
 /// retries run out.
 pub async fn send_with_retries(
     site: CallSite<'_>,
-    policy: RetryPolicy,
-    limiter: &RateLimiter,
-    metrics: &SelfMetrics,
+    settings: &ClientSettings,
     mut build: impl FnMut() -> Result<reqwest::RequestBuilder, ApiError>,
 ) -> Result<reqwest::Response, ApiError> {
-    let usage = current_usage();
+    let (policy, limiter, metrics) = (settings.retry, &settings.limiter, &settings.metrics);
+    let usage = settings.usage.as_ref();
     let mut retry = 0;
     let mut throttled_retries = 0;
     loop {
-        limiter.acquire(site.host).await;
-        if let Some(usage) = &usage {
+        limiter.acquire(site.host, usage).await;
+        if let Some(usage) = usage {
             usage.count_call();
         }
         let (error, wait, throttled) = match build()?.send().await {
@@ -527,11 +514,11 @@ mod tests {
         let limiter = RateLimiter::new(600); // 10 per second, bursts of 60
         let start = Instant::now();
         for _ in 0..60 {
-            limiter.acquire("h").await;
+            limiter.acquire("h", None).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         for _ in 0..10 {
-            limiter.acquire("h").await;
+            limiter.acquire("h", None).await;
         }
         let elapsed = start.elapsed();
         assert!(
@@ -540,7 +527,7 @@ mod tests {
         );
         // Another host has its own bucket.
         let before = Instant::now();
-        limiter.acquire("other").await;
+        limiter.acquire("other", None).await;
         assert_eq!(before.elapsed(), Duration::ZERO);
     }
 
@@ -550,7 +537,7 @@ mod tests {
         let start = Instant::now();
         let mut sent = Vec::new();
         for _ in 0..250 {
-            limiter.acquire("h").await;
+            limiter.acquire("h", None).await;
             sent.push(start.elapsed());
         }
         assert_eq!(sent[9], Duration::ZERO, "the burst goes out at once");
@@ -569,22 +556,22 @@ mod tests {
     async fn collectors_sharing_a_host_take_turns() {
         let limiter = Arc::new(RateLimiter::new(60)); // one a second, bursts of 6
         for _ in 0..6 {
-            limiter.acquire("h").await;
+            limiter.acquire("h", None).await;
         }
         // A long poll queues 20 calls; then a one-call poll arrives.
         let long = Arc::new(PollUsage::new("app_sessions"));
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..20 {
             let (limiter, usage) = (limiter.clone(), long.clone());
-            calls.spawn(POLL_USAGE.scope(usage, async move {
-                limiter.acquire("h").await;
+            calls.spawn(async move {
+                limiter.acquire("h", Some(&usage)).await;
                 Instant::now()
-            }));
+            });
         }
         tokio::task::yield_now().await;
         let short = Arc::new(PollUsage::new("desktop_status"));
         let start = Instant::now();
-        POLL_USAGE.scope(short.clone(), limiter.acquire("h")).await;
+        limiter.acquire("h", Some(&short)).await;
         let waited = start.elapsed();
         assert!(
             waited <= Duration::from_secs(2),
@@ -605,12 +592,12 @@ mod tests {
         let limiter = RateLimiter::new(600);
         let start = Instant::now();
         limiter.pause("h", start + Duration::from_secs(30));
-        limiter.acquire("h").await;
+        limiter.acquire("h", None).await;
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(30) + Duration::from_millis(100)
         );
-        limiter.acquire("other").await;
+        limiter.acquire("other", None).await;
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(30_100),

@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, PollFuture, plausible, snake_case};
-use crate::cloud::huawei::HuaweiTargetContext;
+use super::{CollectError, Collector, Poll, PollFuture, plausible, snake_case};
+use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
 use crate::config::SessionPlan;
 use futures_util::StreamExt;
 
@@ -327,8 +327,9 @@ pub struct AppSessionsCollector {
     seen: std::sync::Mutex<Seen>,
 }
 
-/// Query parameters shared by every call of one poll.
+/// The client and query parameters shared by every call of one poll.
 struct Window<'a> {
+    client: &'a HuaweiClient,
     project_id: &'a str,
     begin: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -349,12 +350,15 @@ impl AppSessionsCollector {
 
     async fn poll_once(
         &self,
-        now: DateTime<Utc>,
+        poll: Poll,
     ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
-        let project_id = self.ctx.project_id().await?;
+        let now = poll.now;
+        let client = self.ctx.client.for_poll(&poll.usage);
+        let project_id = self.ctx.project_id(&client).await?;
         let lookback = chrono::Duration::from_std(self.ctx.target.session_lookback)
             .unwrap_or(chrono::Duration::MAX);
         let window = Window {
+            client: &client,
             project_id,
             begin: now
                 .checked_sub_signed(lookback)
@@ -621,7 +625,7 @@ impl AppSessionsCollector {
         query.offset = offset;
         query.session_state = states;
         Ok(workspace_app::list_sessions(
-            &self.ctx.client,
+            window.client,
             &self.ctx.target.app_endpoint,
             window.project_id,
             &query,
@@ -641,7 +645,7 @@ impl AppSessionsCollector {
         query.session_state = state.map(str::to_string);
         query.app_server_group_id = group;
         let page = workspace_app::list_sessions(
-            &self.ctx.client,
+            window.client,
             &self.ctx.target.app_endpoint,
             window.project_id,
             &query,
@@ -655,7 +659,7 @@ impl AppSessionsCollector {
         let mut groups = Vec::new();
         loop {
             let page = workspace_app::list_app_server_groups(
-                &self.ctx.client,
+                window.client,
                 &self.ctx.target.app_endpoint,
                 window.project_id,
                 groups.len() as u64,
@@ -741,8 +745,8 @@ pub fn check_page(
 }
 
 impl Collector for AppSessionsCollector {
-    fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once(now))
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 
     fn planned_api_calls(&self) -> Option<u64> {

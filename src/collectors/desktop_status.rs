@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use super::{CollectError, Collector, PollFuture, plausible};
+use super::{CollectError, Collector, Poll, PollFuture, plausible};
 use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::workspace::{
     self, API_CONNECTIONS_STATUS, DESKTOP_COUNTS, DesktopCountKind,
@@ -31,14 +29,15 @@ impl DesktopStatusCollector {
         DesktopStatusCollector { ctx }
     }
 
-    async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
-        let project_id = self.ctx.project_id().await?;
-        let answer = workspace::connections_status(
-            &self.ctx.client,
-            &self.ctx.target.workspace_endpoint,
-            project_id,
-        )
-        .await?;
+    async fn poll_once(
+        &self,
+        poll: Poll,
+    ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+        let client = self.ctx.client.for_poll(&poll.usage);
+        let project_id = self.ctx.project_id(&client).await?;
+        let answer =
+            workspace::connections_status(&client, &self.ctx.target.workspace_endpoint, project_id)
+                .await?;
 
         // Groups with the same name (or no name) are summed rather than overwritten.
         let mut groups: BTreeMap<String, [u64; 13]> = BTreeMap::new();
@@ -94,7 +93,7 @@ impl DesktopStatusCollector {
 }
 
 impl Collector for DesktopStatusCollector {
-    fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once())
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 }

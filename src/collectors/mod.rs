@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::cloud::alibaba::SagTargetContext;
 use crate::cloud::huawei::iam::DiscoveryError;
 use crate::cloud::huawei::{ApiError, HuaweiTargetContext};
+use crate::cloud::retry::PollUsage;
 use crate::config::ConfigError;
 use chrono::{DateTime, Utc};
 use prometheus::proto::MetricFamily;
@@ -154,11 +155,21 @@ pub fn check(config: &crate::config::Config) -> Result<usize, ConfigError> {
 pub type PollFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<MetricFamily>, CollectError>> + Send + 'a>>;
 
+/// What a collector gets for one poll from the scheduler.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The poll's start time (injected so tests can pin it).
+    pub now: DateTime<Utc>,
+    /// Where the poll's calls and rate-limit waits are counted.
+    pub usage: Arc<PollUsage>,
+}
+
 /// One data source of one target.
 pub trait Collector: Send + Sync {
-    /// Polls the cloud once and returns every series this collector exports. `now` is
-    /// the poll's start time (injected so tests can pin it).
-    fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_>;
+    /// Polls the cloud once and returns every series this collector exports. Its
+    /// calls go through clients made for this poll (`for_poll(&poll.usage)`), so the
+    /// scheduler can count them.
+    fn poll(&self, poll: Poll) -> PollFuture<'_>;
 
     /// Upstream calls the next poll expects to make, when the collector plans its
     /// polls; `None` lets the scheduler assume as many as the last poll made.

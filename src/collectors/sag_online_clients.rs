@@ -10,15 +10,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
 
-use super::{CollectError, Collector, PollFuture, SeriesBuilder};
-use crate::cloud::alibaba::SagTargetContext;
+use super::{CollectError, Collector, Poll, PollFuture, SeriesBuilder};
 use crate::cloud::alibaba::sag::{
     self, API_DESCRIBE_CLIENT_USERS, CLIENT_USERS_PAGE_SIZE, STATISTICS_BATCH,
 };
+use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http::ApiError;
 
 /// Online clients per account.
@@ -49,12 +48,16 @@ impl SagOnlineClientsCollector {
     }
 
     /// Lists every client account of an instance, page by page.
-    async fn list_users(&self, smartag_id: &str) -> Result<Vec<String>, CollectError> {
+    async fn list_users(
+        &self,
+        client: &AlibabaClient,
+        smartag_id: &str,
+    ) -> Result<Vec<String>, CollectError> {
         let mut users = Vec::new();
         let mut page_number = 1;
         loop {
             let page = sag::describe_client_users(
-                &self.ctx.client,
+                client,
                 &self.ctx.target.endpoint,
                 &self.ctx.target.region,
                 smartag_id,
@@ -89,6 +92,7 @@ impl SagOnlineClientsCollector {
     /// account by account, so one bad account does not hide the others.
     async fn online_accounts(
         &self,
+        client: &AlibabaClient,
         work: Vec<(String, String)>,
     ) -> (Vec<(String, String)>, Vec<(String, String)>) {
         let mut batches: Vec<(String, Vec<String>)> = Vec::new();
@@ -103,7 +107,7 @@ impl SagOnlineClientsCollector {
         let answers: Vec<_> = stream::iter(batches)
             .map(|(smartag_id, users)| async move {
                 let answer = sag::describe_user_online_client_statistics(
-                    &self.ctx.client,
+                    client,
                     &self.ctx.target.endpoint,
                     &self.ctx.target.region,
                     &smartag_id,
@@ -136,7 +140,11 @@ impl SagOnlineClientsCollector {
         (detail, offline)
     }
 
-    async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+    async fn poll_once(
+        &self,
+        poll: Poll,
+    ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+        let client = &self.ctx.client.for_poll(&poll.usage);
         let mut failures: Vec<String> = Vec::new();
         let mut work: Vec<(String, String)> = Vec::new();
         for instance in &self.ctx.target.instances {
@@ -148,7 +156,7 @@ impl SagOnlineClientsCollector {
                             .map(|u| (instance.smartag_id.clone(), u.clone())),
                     );
                 }
-                None => match self.list_users(&instance.smartag_id).await {
+                None => match self.list_users(client, &instance.smartag_id).await {
                     Ok(users) => {
                         work.extend(users.into_iter().map(|u| (instance.smartag_id.clone(), u)))
                     }
@@ -160,11 +168,11 @@ impl SagOnlineClientsCollector {
             }
         }
 
-        let (work, offline) = self.online_accounts(work).await;
+        let (work, offline) = self.online_accounts(client, work).await;
         let results: Vec<UserResult> = stream::iter(work)
             .map(|(smartag_id, user)| async move {
                 let clients = sag::describe_user_online_clients(
-                    &self.ctx.client,
+                    client,
                     &self.ctx.target.endpoint,
                     &self.ctx.target.region,
                     &smartag_id,
@@ -247,7 +255,7 @@ impl SagOnlineClientsCollector {
 }
 
 impl Collector for SagOnlineClientsCollector {
-    fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once())
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 }

@@ -2,6 +2,8 @@
 //! body, signed with [`signer`](super::signer) (`ACS3-HMAC-SHA256`), sent with reqwest,
 //! counted in the self-metrics, and read within the body-size limit.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -11,7 +13,7 @@ use crate::cloud::credentials::Credentials;
 use crate::cloud::http::{
     ApiError, ClientSettings, decode, header_value, host_header, read_limited,
 };
-use crate::cloud::retry::{CallSite, send_with_retries};
+use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
 use crate::cloud::signing::hex_sha256;
 
 /// One RPC call, before signing.
@@ -50,6 +52,14 @@ impl AlibabaClient {
         }
     }
 
+    /// This client for one poll: its calls are counted in, and queue at the rate limit
+    /// under the name of, `usage`.
+    pub fn for_poll(&self, usage: &Arc<PollUsage>) -> Self {
+        let mut client = self.clone();
+        client.settings.usage = Some(usage.clone());
+        client
+    }
+
     /// Calls an RPC action (retried as [`crate::cloud::retry`] describes) and decodes
     /// its JSON answer.
     pub async fn call<T: DeserializeOwned>(&self, req: &RpcRequest<'_>) -> Result<T, ApiError> {
@@ -59,14 +69,7 @@ impl AlibabaClient {
             api: req.api,
             host: &host,
         };
-        let response = send_with_retries(
-            site,
-            self.settings.retry,
-            &self.settings.limiter,
-            &self.settings.metrics,
-            || self.build(req, &host),
-        )
-        .await?;
+        let response = send_with_retries(site, &self.settings, || self.build(req, &host)).await?;
         let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
         decode(req.api, &body)
     }

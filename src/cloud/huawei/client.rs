@@ -2,6 +2,8 @@
 //! [`signer`](super::signer), sends it with reqwest, counts it in the self-metrics, and
 //! reads the answer within the body-size limit (shared plumbing in [`crate::cloud::http`]).
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use reqwest::header::HeaderName;
 use serde::de::DeserializeOwned;
@@ -9,7 +11,7 @@ use url::Url;
 
 use super::signer::{self, RequestToSign};
 use crate::cloud::http::{ClientSettings, decode, header_value, host_header, read_limited};
-use crate::cloud::retry::{CallSite, send_with_retries};
+use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
 
 pub use crate::cloud::http::ApiError;
 
@@ -52,6 +54,14 @@ impl HuaweiClient {
         }
     }
 
+    /// This client for one poll: its calls are counted in, and queue at the rate limit
+    /// under the name of, `usage`.
+    pub fn for_poll(&self, usage: &Arc<PollUsage>) -> Self {
+        let mut client = self.clone();
+        client.settings.usage = Some(usage.clone());
+        client
+    }
+
     /// Sends a signed GET (retried as [`crate::cloud::retry`] describes) and returns the
     /// response if its status is below 400; the caller reads the body (see
     /// [`crate::export`] for streaming it to a file).
@@ -68,13 +78,9 @@ impl HuaweiClient {
             api: req.api,
             host: &host,
         };
-        send_with_retries(
-            site,
-            self.settings.retry,
-            &self.settings.limiter,
-            &self.settings.metrics,
-            || self.build(req, &path, &host, url.clone()),
-        )
+        send_with_retries(site, &self.settings, || {
+            self.build(req, &path, &host, url.clone())
+        })
         .await
     }
 

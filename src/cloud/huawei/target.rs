@@ -32,13 +32,13 @@ impl HuaweiTargetContext {
         }
     }
 
-    /// The project ID, discovering it through IAM the first time if needed. A failed
-    /// discovery is retried on the next poll.
-    pub async fn project_id(&self) -> Result<&str, DiscoveryError> {
+    /// The project ID, discovering it through IAM with `client` (the poll's) the first
+    /// time if needed. A failed discovery is retried on the next poll.
+    pub async fn project_id(&self, client: &HuaweiClient) -> Result<&str, DiscoveryError> {
         self.project_id
             .get_or_try_init(|| async {
                 let id = iam::discover_project_id(
-                    &self.client,
+                    client,
                     &self.target.iam_endpoint,
                     &self.target.region,
                 )
