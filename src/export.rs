@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use crate::cloud::http::{ApiError, ClientSettings, error_chain};
+use crate::cloud::http::{ApiError, error_chain};
 use crate::cloud::huawei::HuaweiClient;
 use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::client::ApiRequest;
+use crate::cloud::retry::ClientSettings;
 use crate::config::{Config, HuaweiTarget};
 use crate::self_metrics::SelfMetrics;
 

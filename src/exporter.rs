@@ -19,8 +19,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
-use crate::cloud::http::{self, ClientSettings};
+use crate::cloud::http;
 use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
+use crate::cloud::retry::ClientSettings;
 use crate::collectors::{self, Cloud, Factory};
 use crate::config::{Config, ConfigError};
 use crate::reload::{ReloadRequest, Reloader};

@@ -5,35 +5,56 @@
 //! Data flows in one direction, and the module layout follows it:
 //!
 //! ```text
-//! config ──► scheduler ──► collectors::Collector::poll ──► cloud::huawei (client + signer)
-//!                │                   │ decode + convert
-//!                ▼                   ▼
-//!          self_metrics ◄──── store (one snapshot per target × collector, swapped
-//!                │                   atomically, encoded once per change)
-//!                └──────────────► server (/metrics, /, /-/healthy, /-/ready)
+//!  config ──► exporter (wiring) ──► scheduler: one loop per target × collector
+//!                                       │ Poll { now, usage }
+//!                                       ▼
+//!            collectors::REGISTRY ──► collectors::<one file each>   decode → convert
+//!                                       │ per-poll client
+//!                                       ▼
+//!            cloud::huawei  { client, signer, workspace, workspace_app, iam, target }
+//!            cloud::alibaba { client, signer, sag, target }
+//!            cloud::{http, retry (rate limit, 429 pauses), signing, credentials}
+//!                                       │ series
+//!                                       ▼
+//!            store (one snapshot per slot) ──► encoding (text, OpenMetrics, gzip)
+//!                   ▲ self_metrics                   │ prepared bodies
+//!                   │                                ▼
+//!   reload ◄── shutdown (signals)            server (/metrics, /, /-/healthy, /-/ready,
+//!      ▲                                              /-/reload) ◄── web_config
+//!      └──────────────────────────────────────────────┘
 //! ```
 //!
-//! Module map:
-//! - [`config`]: the typed configuration, its defaults, validation and secret loading.
-//! - [`secret`]: a string wrapper that never prints its content.
-//! - [`cloud`]: one client per cloud API; signing lives apart from the HTTP client.
-//! - [`collectors`]: one file per data source, each turning API answers into series.
-//! - [`scheduler`]: one polling loop per target × collector, never overlapping itself.
+//! Module map (public where a test, a benchmark or the binary needs it):
+//! - [`config`]: the configuration by concern: schema, environment overrides, secrets,
+//!   the settings every target shares, one file per cloud.
+//! - `secret`: a string wrapper that never prints its content.
+//! - [`cloud`]: per cloud a signer (a pure function), an HTTP client, the API types and
+//!   the per-target context; shared HTTP plumbing, retries and the rate limit,
+//!   signing types and credentials.
+//! - [`collectors`]: the registry table and one file per data source, each turning API
+//!   answers into series.
+//! - `scheduler`: one polling loop per target × collector, never overlapping itself;
+//!   counts each poll's calls and rate-limit wait.
 //! - [`store`]: the snapshots (rendered sample lines), readiness, and the prepared
 //!   `/metrics` bodies.
 //! - [`encoding`]: renders series once; text 0.0.4, OpenMetrics 1.0 and gzip bodies
 //!   that share those bytes.
 //! - [`self_metrics`]: the exporter's own health metrics.
-//! - [`server`]: the hyper HTTP server; it only reads what the store prepared.
+//! - `server`: the hyper HTTP server; it only reads what the store prepared and knows
+//!   nothing of the exporter.
+//! - `reload`: reload requests from SIGHUP and `POST /-/reload` to the exporter.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
 //! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
-//! - [`write_timeout`]: drops connections whose client stops reading.
+//! - `write_timeout`: drops connections whose client stops reading.
 //! - [`log_writer`]: the log writer that never fails (closed standard error).
-//! - [`exporter`]: wires config, scheduler, store and server into a running exporter.
+//! - [`exporter`]: wires config, registry, scheduler, store and server into a running
+//!   exporter.
 //! - [`memory`]: the malloc arena limit `main` sets before starting threads.
-//! - [`simulator`]: a fake Huawei Cloud speaking real HTTP, for `demo` and the tests.
-//! - [`demo`]: the `demo` subcommand: simulator + exporter in one process.
 //! - [`export`]: the `export-connections` subcommand (connection records to a file).
+//! - `simulator` (feature `simulator`, on by default): the simulated Huawei Cloud
+//!   (IAM, Workspace, WorkspaceApp) and Alibaba Cloud SAG, speaking real HTTP, for
+//!   `demo`, `simulate` and the tests.
+//! - `demo` (same feature): the `demo` subcommand: simulator + exporter in one process.
 
 pub mod cloud;
 pub mod collectors;
@@ -45,17 +66,17 @@ pub mod export;
 pub mod exporter;
 pub mod log_writer;
 pub mod memory;
-pub mod reload;
-pub mod scheduler;
-pub mod secret;
+mod reload;
+mod scheduler;
+mod secret;
 pub mod self_metrics;
-pub mod server;
+mod server;
 pub mod shutdown;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod store;
 pub mod web_config;
-pub mod write_timeout;
+mod write_timeout;
 
 /// The exporter's version, as reported by `--version` and `workspace_exporter_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

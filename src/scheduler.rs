@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::retry::PollUsage;
+use crate::cloud::quota::PollUsage;
 use crate::collectors::{CollectError, Collector, Poll};
 use crate::config::TargetPoll;
 use crate::store::{PollOutcome, SlotKey, Store};

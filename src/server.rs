@@ -122,9 +122,10 @@ async fn guarded<B>(
 
 /// Runs an HTTP/1.1 server on `listener`, answering every request with `handler`, until
 /// `shutdown` is cancelled; then open connections get [`SHUTDOWN_GRACE`] to finish.
-/// Shared by the exporter and the [`simulator`](crate::simulator).
-/// With `web`, each new connection takes the current web configuration: a TLS
+/// The simulator's server (the exporter's adds its limits through
+/// [`serve_with_limits`]). With `web`, each new connection takes the current web configuration: a TLS
 /// handshake when it has TLS, and the handler receives it to check credentials.
+#[cfg(feature = "simulator")]
 pub async fn serve_with<H, F, B>(
     listener: TcpListener,
     shutdown: CancellationToken,

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use common::Scrape;
 use tokio::time::Instant;
-use workspace_exporter::cloud::http::ClientSettings;
 use workspace_exporter::cloud::huawei::HuaweiClient;
 use workspace_exporter::cloud::huawei::HuaweiTargetContext;
 use workspace_exporter::cloud::huawei::workspace;
-use workspace_exporter::cloud::retry::PollUsage;
+use workspace_exporter::cloud::quota::PollUsage;
+use workspace_exporter::cloud::retry::ClientSettings;
 use workspace_exporter::collectors::{self, Cloud, Collector, Factory, Poll};
 use workspace_exporter::self_metrics::SelfMetrics;
 use workspace_exporter::simulator::scenario::{self, DEMO_PROJECT_ID};

@@ -2,59 +2,10 @@
 //! size limit, decoding JSON with the path of the field that did not fit, and reading
 //! upstream error bodies.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
-
-use crate::cloud::retry::{PollUsage, RateLimiter, RetryPolicy};
-use crate::config::TargetPoll;
-use crate::self_metrics::SelfMetrics;
-
-/// What every cloud client of one target needs besides its credentials.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    /// Target name, for the self-metrics and logs.
-    pub target: String,
-    /// Where requests are counted.
-    pub metrics: Arc<SelfMetrics>,
-    /// Limit on a whole request, body included; `None` for downloads of unknown size,
-    /// which rely on the HTTP client's read timeout instead.
-    pub timeout: Option<Duration>,
-    /// Largest body read.
-    pub max_body_bytes: u64,
-    /// Retries of throttled, 5xx and failed requests.
-    pub retry: RetryPolicy,
-    /// The target's request rate limit, shared by its collectors.
-    pub limiter: Arc<RateLimiter>,
-    /// The poll these calls belong to, charged with them (`None` outside a poll, e.g.
-    /// `export-connections`); set per poll by the clients' `for_poll`.
-    pub usage: Option<Arc<PollUsage>>,
-}
-
-impl ClientSettings {
-    /// Settings for `target` polled as `poll` says.
-    pub fn new(
-        target: &str,
-        poll: &TargetPoll,
-        max_body_bytes: u64,
-        metrics: Arc<SelfMetrics>,
-    ) -> Self {
-        ClientSettings {
-            target: target.to_string(),
-            metrics,
-            timeout: Some(poll.timeout),
-            max_body_bytes,
-            retry: RetryPolicy {
-                max_retries: poll.max_retries,
-                retry_backoff: poll.retry_backoff,
-            },
-            limiter: Arc::new(RateLimiter::new(poll.rate_limit_per_minute)),
-            usage: None,
-        }
-    }
-}
 
 /// The shared HTTP client could not be built (TLS setup).
 #[derive(Debug, thiserror::Error)]

@@ -9,5 +9,6 @@ pub mod alibaba;
 pub mod credentials;
 pub mod http;
 pub mod huawei;
+pub mod quota;
 pub mod retry;
 pub mod signing;

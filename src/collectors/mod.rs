@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::cloud::alibaba::SagTargetContext;
 use crate::cloud::huawei::iam::DiscoveryError;
 use crate::cloud::huawei::{ApiError, HuaweiTargetContext};
-use crate::cloud::retry::PollUsage;
+use crate::cloud::quota::PollUsage;
 use crate::config::ConfigError;
 use chrono::{DateTime, Utc};
 use prometheus::proto::MetricFamily;

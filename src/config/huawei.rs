@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::checks::{endpoint, positive};
-use super::schema::RawHuaweiTarget;
+use super::schema::{RawHuaweiTarget, SessionPlan};
 use super::target::{CloudKeys, Common, PollOverrides, Shared, TargetPoll, resolve_common};
 use super::{ConfigError, PollConfig};
 use crate::cloud::credentials::Credentials;
@@ -23,19 +23,6 @@ const CLOUD_KEYS: CloudKeys = CloudKeys {
 
 /// Default lookback window for application-streaming sessions.
 pub const DEFAULT_SESSION_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
-
-/// How `app_sessions` reads the sessions (`session_plan`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionPlan {
-    /// Read every session, 100 per page: ⌈N/100⌉ calls.
-    Paging,
-    /// Ask for counts (`limit=1`) per server group and state: ⌈G/100⌉ + 5G + 1 calls.
-    Counts,
-    /// The cheapest split of states between paging and counting, from what the last
-    /// poll learned.
-    Auto,
-}
 
 /// Regions whose application-streaming API lives on `appstream.{region}` rather than on
 /// the Workspace endpoint (api-notes.md).

@@ -37,9 +37,10 @@ use std::time::Duration;
 
 pub use alibaba::{SagInstance, SagTarget};
 pub use checks::validate_telemetry_path;
-pub use huawei::{DEFAULT_SESSION_LOOKBACK, HuaweiTarget, SessionPlan};
+pub use huawei::{DEFAULT_SESSION_LOOKBACK, HuaweiTarget};
 pub use schema::{
     HumanDuration, RawConfig, RawHuaweiTarget, RawPoll, RawSagInstance, RawSagTarget, RawServer,
+    SessionPlan,
 };
 pub use secrets::names_secret;
 pub use target::{DEFAULT_CONCURRENCY, TargetPoll};

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SessionPlan;
 use crate::secret::Secret;
 
 /// A duration written as a string such as `"60s"`, `"1m30s"` or `"24h"`.
@@ -169,4 +168,17 @@ pub struct RawSagInstance {
     pub smartag_id: Option<String>,
     /// Client accounts to watch; when absent they are listed from the instance.
     pub users: Option<Vec<String>>,
+}
+
+/// How `app_sessions` reads the sessions (`session_plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPlan {
+    /// Read every session, 100 per page: ⌈N/100⌉ calls.
+    Paging,
+    /// Ask for counts (`limit=1`) per server group and state: ⌈G/100⌉ + 5G + 1 calls.
+    Counts,
+    /// The cheapest split of states between paging and counting, from what the last
+    /// poll learned.
+    Auto,
 }

@@ -10,10 +10,9 @@ use url::Url;
 
 use super::signer::{self, RequestToSign};
 use crate::cloud::credentials::Credentials;
-use crate::cloud::http::{
-    ApiError, ClientSettings, decode, header_value, host_header, read_limited,
-};
-use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
+use crate::cloud::http::{ApiError, decode, header_value, host_header, read_limited};
+use crate::cloud::quota::PollUsage;
+use crate::cloud::retry::{CallSite, ClientSettings, send_with_retries};
 use crate::cloud::signing::hex_sha256;
 
 /// One RPC call, before signing.

@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
-use crate::cloud::http::{ClientSettings, decode, header_value, host_header, read_limited};
-use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
+use crate::cloud::http::{decode, header_value, host_header, read_limited};
+use crate::cloud::quota::PollUsage;
+use crate::cloud::retry::{CallSite, ClientSettings, send_with_retries};
 
 pub use crate::cloud::http::ApiError;
 
