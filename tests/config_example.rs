@@ -79,3 +79,29 @@ fn every_uncommented_key_of_the_example_is_a_real_key() {
     let raw = workspace_exporter::config::RawConfig::parse(&uncommented, &[]);
     assert!(raw.is_ok(), "{:?}\n{uncommented}", raw.err());
 }
+
+/// The README's collector table lists every registered collector with its section,
+/// default and summary, and nothing else.
+#[test]
+fn the_readme_lists_every_registered_collector() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            l.starts_with("| `")
+                && (l.contains("` | `huaweicloud` |") || l.contains("` | `alibabacloud_sag` |"))
+        })
+        .collect();
+    assert_eq!(rows.len(), collectors::REGISTRY.len(), "{rows:#?}");
+    for r in collectors::REGISTRY {
+        let row = format!(
+            "| `{}` | `{}` | {} | {} |",
+            r.name,
+            r.cloud().section(),
+            if r.default_enabled { "on" } else { "off" },
+            r.summary
+        );
+        assert!(rows.contains(&row.as_str()), "README lacks {row}");
+    }
+}
