@@ -1,7 +1,8 @@
-//! Retries and client-side rate limiting, shared by the cloud clients.
+//! Sending with retries, shared by the cloud clients, and the settings every client of
+//! one target sends with ([`ClientSettings`]).
 //!
 //! Sits under every cloud client (poll → **send** → decode). Every attempt first takes
-//! a token from the target's bucket for the API host, so the exporter stays under the
+//! a token from the target's bucket for the API host ([`quota`](crate::cloud::quota)), so the exporter stays under the
 //! documented quota (about 100 requests per minute) however many collectors poll; the
 //! collectors sharing a host take turns. A throttled answer (429, or an Alibaba
 //! `Throttling*` code) pauses every call of the target to that host for its
@@ -10,8 +11,7 @@
 //! failures are retried up to `max_retries` times with exponential backoff and full
 //! jitter (or the wait the answer asks for). Other 4xx answers are final.
 //!
-//! Each poll's calls and the time they spent queued are counted in its
-//! [`PollUsage`]; the rate limit itself is in [`quota`](crate::cloud::quota).
+//! Each poll's calls and the time they spent queued are counted in its [`PollUsage`].
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! A simulated cloud, speaking real HTTP on a loopback port: Huawei Cloud
-//! ([`huawei`]: IAM, Workspace, WorkspaceApp) and Alibaba Cloud SAG ([`sag`]).
+//! ([`huawei`]: IAM, Workspace, WorkspaceApp) and Alibaba Cloud SAG ([`sag`]). Not
+//! part of the exporter's data flow: it plays the clouds at the far end of "poll", for
+//! `demo`, `simulate`, the tests and the benchmarks, and is compiled only with the
+//! `simulator` feature (on by default).
 //!
 //! It checks every request's signature (`SDK-HMAC-SHA256` or `ACS3-HMAC-SHA256`),
 //! validates parameters the way the services document them, pages like the real
