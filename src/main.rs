@@ -40,8 +40,8 @@ struct Cli {
     telemetry_path: Option<String>,
 
     /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
-    /// auth, response headers.
-    #[arg(long = "web.config.file", value_name = "PATH", global = true)]
+    /// auth, response headers. Empty: plain HTTP.
+    #[arg(long = "web.config.file", value_name = "PATH", global = true, value_parser = path_or_empty)]
     web_config_file: Option<PathBuf>,
 
     /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
@@ -167,6 +167,11 @@ enum LogLevel {
 enum LogFormat {
     Logfmt,
     Json,
+}
+
+/// A path that may be empty (clap's own path parser refuses an empty value).
+fn path_or_empty(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }
 
 impl Cli {
@@ -346,8 +351,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn load_web_config(cli: &Cli) -> Result<Option<Arc<WebConfigSource>>, WebConfigError> {
+    // An empty `--web.config.file=` means plain HTTP, as with the reference.
     cli.web_config_file
         .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(|p| WebConfigSource::load(p).map(Arc::new))
         .transpose()
 }

@@ -42,6 +42,7 @@ fn err(key: impl Into<String>, problem: impl Into<String>) -> WebConfigError {
 }
 
 /// The file as written.
+/// The web configuration file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWebConfig {
@@ -53,21 +54,35 @@ struct RawWebConfig {
     http_server_config: Option<RawHttp>,
 }
 
+/// `tls_server_config` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
+    /// Server certificate chain (PEM file).
     cert_file: Option<String>,
+    /// Server private key (PEM file).
     key_file: Option<String>,
+    /// CA bundle for client certificates (PEM file).
     client_ca_file: Option<String>,
+    /// Client certificate policy, by its Go name.
     client_auth_type: Option<String>,
+    /// Lowest TLS version, `TLS12` or `TLS13`.
     min_version: Option<String>,
+    /// Highest TLS version, `TLS12` or `TLS13`.
     max_version: Option<String>,
 }
 
+/// `http_server_config` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
+    /// Extra response headers.
     headers: Option<BTreeMap<String, String>>,
+    /// Whether to offer HTTP/2 (the reference's default is true). This server speaks
+    /// HTTP/1.1 only and offers only `http/1.1` in ALPN, so clients use HTTP/1.1
+    /// whatever the value.
+    #[allow(dead_code)]
+    http2: Option<bool>,
 }
 
 /// The response headers the exporter-toolkit lets a web configuration set.
@@ -151,6 +166,16 @@ impl WebConfig {
         };
         let tls = match raw.tls_server_config {
             None => None,
+            // As the reference: without a certificate, a key and any client
+            // certificate setting, TLS is off (a lone min_version does not turn it on).
+            Some(t)
+                if t.cert_file.is_none()
+                    && t.key_file.is_none()
+                    && t.client_auth_type.is_none()
+                    && t.client_ca_file.is_none() =>
+            {
+                None
+            }
             Some(t) => {
                 let cert_file = t.cert_file.as_deref().map(resolve).ok_or_else(|| {
                     err(
@@ -167,7 +192,10 @@ impl WebConfig {
                 let client_auth = match t.client_auth_type.as_deref().unwrap_or("NoClientCert") {
                     "NoClientCert" => ClientAuth::NoClientCert,
                     "RequestClientCert" => ClientAuth::RequestClientCert,
-                    "RequireAnyClientCert" => ClientAuth::RequireAnyClientCert,
+                    // RequireClientCert: the reference's older name, kept as an alias.
+                    "RequireAnyClientCert" | "RequireClientCert" => {
+                        ClientAuth::RequireAnyClientCert
+                    }
                     "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
                     "RequireAndVerifyClientCert" => ClientAuth::RequireAndVerifyClientCert,
                     other => {
@@ -1070,6 +1098,40 @@ mod tests {
         }
         let users = source.active().auth.users.clone();
         assert!(users.contains_key("bob") && !users.contains_key("alice"));
+    }
+
+    /// As in the reference: a `tls_server_config` with only version bounds means plain
+    /// HTTP, `RequireClientCert` is an alias of `RequireAnyClientCert`, and
+    /// `http_server_config.http2` is accepted.
+    #[test]
+    fn reference_spellings_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  min_version: TLS13\nhttp_server_config:\n  http2: false\n",
+        );
+        assert!(WebConfig::load(&path).unwrap().tls.is_none());
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireClientCert\nhttp_server_config:\n  http2: true\n",
+        );
+        let config = WebConfig::load(&path).unwrap();
+        assert_eq!(
+            config.tls.unwrap().client_auth,
+            ClientAuth::RequireAnyClientCert
+        );
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  min_version: TLS13\n  key_file: server.key\n",
+        );
+        assert_eq!(
+            WebConfig::load(&path).unwrap_err().key,
+            "tls_server_config.cert_file"
+        );
     }
 
     #[test]
