@@ -52,6 +52,63 @@ struct RawWebConfig {
     basic_auth_users: Option<BTreeMap<String, String>>,
     /// HTTP settings.
     http_server_config: Option<RawHttp>,
+    /// A limit on the request rate, over all clients.
+    rate_limit: Option<RawRateLimit>,
+}
+
+/// `rate_limit` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    /// Time to earn one request, a Go duration such as `1s` or `100ms`; zero or
+    /// absent means no rate limit.
+    interval: Option<String>,
+    /// Requests allowed in a burst; zero or absent turns the limit off.
+    burst: Option<u32>,
+}
+
+/// `rate_limit`: a token bucket over every request, as the reference's limiter
+/// (`rate.NewLimiter(rate.Every(interval), burst)`); requests beyond it get 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Time to earn one request.
+    pub interval: Duration,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// The state of a [`RateLimit`]: tokens left and when they were counted.
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// The limit.
+    limit: RateLimit,
+    /// Tokens (possibly fractional) and the time of the last count.
+    state: Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimiter {
+    /// A full bucket.
+    pub fn new(limit: RateLimit) -> Self {
+        RateLimiter {
+            limit,
+            state: Mutex::new((f64::from(limit.burst), tokio::time::Instant::now())),
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = tokio::time::Instant::now();
+        let earned = now.duration_since(state.1).as_secs_f64() / self.limit.interval.as_secs_f64();
+        state.0 = (state.0 + earned).min(f64::from(self.limit.burst));
+        state.1 = now;
+        if state.0 >= 1.0 {
+            state.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// `tls_server_config` as written.
@@ -135,6 +192,8 @@ pub struct WebConfig {
     pub users: BTreeMap<String, String>,
     /// Extra response headers.
     pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
+    /// `rate_limit`, when it is on.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl WebConfig {
@@ -313,10 +372,29 @@ impl WebConfig {
                 value,
             ));
         }
+        let rate_limit = match raw.rate_limit {
+            None => None,
+            Some(r) => {
+                let interval = match r.interval.as_deref().map(str::trim) {
+                    None | Some("") => Duration::ZERO,
+                    Some(text) => humantime::parse_duration(text).map_err(|e| {
+                        err(
+                            "rate_limit.interval",
+                            format!("{text:?} is not a duration like \"1s\" ({e})"),
+                        )
+                    })?,
+                };
+                let burst = r.burst.unwrap_or(0);
+                // As the reference: no burst means no limiter, and a zero interval
+                // an unlimited rate.
+                (burst > 0 && !interval.is_zero()).then_some(RateLimit { interval, burst })
+            }
+        };
         Ok(WebConfig {
             tls,
             users,
             headers,
+            rate_limit,
         })
     }
 }
@@ -622,6 +700,8 @@ pub struct Active {
     pub auth: Arc<BasicAuth>,
     /// Extra response headers.
     pub headers: Arc<Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>>,
+    /// The request rate limit, shared by every connection.
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 /// The web configuration file, re-read when it or its certificate files change.
@@ -662,6 +742,9 @@ fn activate(config: &WebConfig) -> Result<Active, WebConfigError> {
         tls,
         auth: Arc::new(BasicAuth::new(config.users.clone())),
         headers: Arc::new(config.headers.clone()),
+        rate_limit: config
+            .rate_limit
+            .map(|limit| Arc::new(RateLimiter::new(limit))),
     })
 }
 
@@ -1131,6 +1214,46 @@ mod tests {
         assert_eq!(
             WebConfig::load(&path).unwrap_err().key,
             "tls_server_config.cert_file"
+        );
+    }
+
+    /// A burst, then one request per interval (paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_is_a_token_bucket() {
+        let limiter = RateLimiter::new(RateLimit {
+            interval: Duration::from_secs(1),
+            burst: 2,
+        });
+        assert!(limiter.allow() && limiter.allow());
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(limiter.allow());
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(limiter.allow() && limiter.allow() && !limiter.allow());
+        let dir = tempfile::tempdir().unwrap();
+        for (text, on) in [
+            ("rate_limit:\n  interval: 1s\n  burst: 5\n", true),
+            ("rate_limit:\n  interval: 1s\n", false),
+            ("rate_limit:\n  burst: 5\n", false),
+        ] {
+            let path = write(dir.path(), "web.yml", text);
+            assert_eq!(
+                WebConfig::load(&path).unwrap().rate_limit.is_some(),
+                on,
+                "{text}"
+            );
+        }
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "rate_limit:\n  interval: soon\n  burst: 1\n",
+        );
+        assert_eq!(
+            WebConfig::load(&path).unwrap_err().key,
+            "rate_limit.interval"
         );
     }
 
