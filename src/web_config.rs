@@ -127,6 +127,12 @@ struct RawTls {
     min_version: Option<String>,
     /// Highest TLS version, `TLS12` or `TLS13`.
     max_version: Option<String>,
+    /// TLS 1.2 cipher suites, by their Go names, in order of preference.
+    cipher_suites: Option<Vec<String>>,
+    /// Whether the server's order of cipher suites wins over the client's.
+    prefer_server_cipher_suites: Option<bool>,
+    /// Key exchange groups, by their Go names, in order of preference.
+    curve_preferences: Option<Vec<String>>,
 }
 
 /// `http_server_config` as written.
@@ -181,6 +187,42 @@ pub struct TlsSettings {
     pub tls12: bool,
     /// Allow TLS 1.3.
     pub tls13: bool,
+    /// `cipher_suites`: the TLS 1.2 suites allowed, in order (rustls names); `None`
+    /// for rustls' defaults. TLS 1.3 suites are not affected, as in Go.
+    pub cipher_suites: Option<Vec<&'static str>>,
+    /// `prefer_server_cipher_suites`: the server's order wins (rustls'
+    /// `ignore_client_order`); `None` keeps rustls' default (the client's order).
+    pub prefer_server_cipher_suites: Option<bool>,
+    /// `curve_preferences`: key exchange groups, in order (rustls names); `None` for
+    /// rustls' defaults.
+    pub curve_preferences: Option<Vec<&'static str>>,
+}
+
+/// The rustls TLS 1.2 cipher suite for a Go name, if rustls (ring) has it.
+fn tls12_suite(go_name: &str) -> Option<rustls::SupportedCipherSuite> {
+    // Go also spells the ChaCha20 suites without their hash.
+    let name = match go_name {
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305" | "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305" => {
+            format!("{go_name}_SHA256")
+        }
+        other => other.to_string(),
+    };
+    rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .into_iter()
+        .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+        .find(|s| s.suite().as_str() == Some(name.as_str()))
+}
+
+/// The rustls key exchange group for a Go curve name, if rustls (ring) has it.
+fn kx_group(go_name: &str) -> Option<&'static dyn rustls::crypto::SupportedKxGroup> {
+    use rustls::crypto::ring::kx_group;
+    match go_name {
+        "X25519" => Some(kx_group::X25519),
+        "CurveP256" => Some(kx_group::SECP256R1),
+        "CurveP384" => Some(kx_group::SECP384R1),
+        _ => None,
+    }
 }
 
 /// A parsed, validated web configuration.
@@ -305,6 +347,48 @@ impl WebConfig {
                 if min > max {
                     return Err(err("tls_server_config.min_version", "is above max_version"));
                 }
+                let cipher_suites = match &t.cipher_suites {
+                    None => None,
+                    Some(names) => Some(
+                        names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| {
+                                tls12_suite(n)
+                                    .and_then(|s| s.suite().as_str())
+                                    .ok_or_else(|| {
+                                        err(
+                                            format!("tls_server_config.cipher_suites[{i}]"),
+                                            format!("{n:?} is not a TLS 1.2 cipher suite rustls offers (ECDHE with AES-GCM or ChaCha20-Poly1305 only; no CBC, no RSA key exchange)"),
+                                        )
+                                    })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                };
+                let curve_preferences = match &t.curve_preferences {
+                    None => None,
+                    Some(names) => Some(
+                        names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| {
+                                kx_group(n).map(|g| g.name().as_str().unwrap_or("?")).ok_or_else(|| {
+                                    err(
+                                        format!("tls_server_config.curve_preferences[{i}]"),
+                                        format!("{n:?} is not a curve rustls offers (X25519, CurveP256, CurveP384; CurveP521 has no rustls equivalent)"),
+                                    )
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                };
+                if curve_preferences.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(err(
+                        "tls_server_config.curve_preferences",
+                        "is empty: remove it for the defaults",
+                    ));
+                }
                 let settings = TlsSettings {
                     cert_file,
                     key_file,
@@ -312,6 +396,9 @@ impl WebConfig {
                     client_auth,
                     tls12: min <= 12,
                     tls13: max >= 13,
+                    cipher_suites,
+                    prefer_server_cipher_suites: t.prefer_server_cipher_suites,
+                    curve_preferences,
                 };
                 // Fail now, not on the first connection, when the files are unusable.
                 build_server_config(&settings)?;
@@ -433,7 +520,30 @@ pub fn build_server_config(
             format!("{}: {e}", settings.key_file.display()),
         )
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(names) = &settings.cipher_suites {
+        // TLS 1.3 suites stay; the TLS 1.2 ones are those listed, in their order.
+        let mut suites: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+            .collect();
+        suites.extend(names.iter().filter_map(|n| tls12_suite(n)));
+        provider.cipher_suites = suites;
+    }
+    if let Some(names) = &settings.curve_preferences {
+        provider.kx_groups = names
+            .iter()
+            .filter_map(|n| {
+                rustls::crypto::ring::ALL_KX_GROUPS
+                    .iter()
+                    .copied()
+                    .find(|g| g.name().as_str() == Some(n))
+            })
+            .collect();
+    }
+    let provider = Arc::new(provider);
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     if settings.tls13 {
         versions.push(&rustls::version::TLS13);
@@ -516,6 +626,9 @@ pub fn build_server_config(
         )
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if let Some(prefer) = settings.prefer_server_cipher_suites {
+        config.ignore_client_order = prefer;
+    }
     Ok(Arc::new(config))
 }
 
@@ -1255,6 +1368,66 @@ mod tests {
             WebConfig::load(&path).unwrap_err().key,
             "rate_limit.interval"
         );
+    }
+
+    /// `cipher_suites`, `prefer_server_cipher_suites` and `curve_preferences` map to
+    /// rustls' suites, `ignore_client_order` and key exchange groups; names rustls
+    /// does not offer are refused, naming the entry.
+    #[test]
+    fn cipher_suites_and_curves_map_to_rustls() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!(
+                "{tls}  cipher_suites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  prefer_server_cipher_suites: true\n  curve_preferences: [CurveP256, X25519]\n"
+            ),
+        );
+        let settings = WebConfig::load(&path).unwrap().tls.unwrap();
+        let config = build_server_config(&settings).unwrap();
+        assert!(config.ignore_client_order);
+        let provider = config.crypto_provider();
+        let tls12: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+            .map(|s| s.suite().as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tls12,
+            [
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        assert!(
+            provider
+                .cipher_suites
+                .iter()
+                .any(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_))),
+            "TLS 1.3 suites are not affected"
+        );
+        let groups: Vec<_> = provider
+            .kx_groups
+            .iter()
+            .map(|g| g.name().as_str().unwrap())
+            .collect();
+        assert_eq!(groups, ["secp256r1", "X25519"]);
+        for (extra, key) in [
+            (
+                "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+                "tls_server_config.cipher_suites[0]",
+            ),
+            (
+                "  curve_preferences: [X25519, CurveP521]\n",
+                "tls_server_config.curve_preferences[1]",
+            ),
+        ] {
+            let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
+            assert_eq!(WebConfig::load(&path).unwrap_err().key, key, "{extra}");
+        }
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn a_bad_web_configuration_exits_2_naming_the_key() {
     let config = dir.path().join("config.toml");
     std::fs::write(&config, GOOD).unwrap();
     let web = dir.path().join("web.yml");
-    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  prefer_server_cipher_suites: true\n").unwrap();
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  session_tickets: true\n").unwrap();
     let out = Command::new(BIN)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.config.file={}", web.display()))
@@ -176,7 +176,7 @@ fn a_bad_web_configuration_exits_2_naming_the_key() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("prefer_server_cipher_suites"), "{stderr}");
+    assert!(stderr.contains("session_tickets"), "{stderr}");
 }
 
 #[test]
