@@ -119,6 +119,10 @@ struct RawTls {
     cert_file: Option<String>,
     /// Server private key (PEM file).
     key_file: Option<String>,
+    /// Server certificate chain, PEM in the file itself.
+    cert: Option<String>,
+    /// Server private key, PEM in the file itself.
+    key: Option<crate::secret::Secret>,
     /// CA bundle for client certificates (PEM file).
     client_ca_file: Option<String>,
     /// Client certificate policy, by its Go name.
@@ -176,9 +180,9 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
     /// Server certificate chain (PEM).
-    pub cert_file: PathBuf,
+    pub cert: Pem,
     /// Server private key (PEM).
-    pub key_file: PathBuf,
+    pub key: Pem,
     /// CA bundle for client certificates (PEM).
     pub client_ca_file: Option<PathBuf>,
     /// Client certificate policy.
@@ -222,6 +226,34 @@ fn kx_group(go_name: &str) -> Option<&'static dyn rustls::crypto::SupportedKxGro
         "CurveP256" => Some(kx_group::SECP256R1),
         "CurveP384" => Some(kx_group::SECP384R1),
         _ => None,
+    }
+}
+
+/// Where PEM text comes from: a file (re-read when it changes) or the web
+/// configuration itself (`cert`, `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pem {
+    /// A file, relative paths resolved.
+    File(PathBuf),
+    /// Inline text; held as a secret since it may be a private key.
+    Inline(crate::secret::Secret),
+}
+
+impl Pem {
+    /// The file, if the PEM comes from one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Pem::File(p) => Some(p),
+            Pem::Inline(_) => None,
+        }
+    }
+
+    /// Where it comes from, for messages: the path, or the inline key's name.
+    fn shown(&self, inline_key: &str) -> String {
+        match self {
+            Pem::File(p) => p.display().to_string(),
+            Pem::Inline(_) => format!("inline {inline_key}"),
+        }
     }
 }
 
@@ -272,24 +304,46 @@ impl WebConfig {
             Some(t)
                 if t.cert_file.is_none()
                     && t.key_file.is_none()
+                    && t.cert.is_none()
+                    && t.key.is_none()
                     && t.client_auth_type.is_none()
                     && t.client_ca_file.is_none() =>
             {
                 None
             }
             Some(t) => {
-                let cert_file = t.cert_file.as_deref().map(resolve).ok_or_else(|| {
-                    err(
-                        "tls_server_config.cert_file",
-                        "missing: TLS needs a certificate",
-                    )
-                })?;
-                let key_file = t.key_file.as_deref().map(resolve).ok_or_else(|| {
-                    err(
-                        "tls_server_config.key_file",
-                        "missing: TLS needs a private key",
-                    )
-                })?;
+                let cert = match (t.cert_file.as_deref(), t.cert) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "tls_server_config.cert",
+                            "cert_file and cert are mutually exclusive",
+                        ));
+                    }
+                    (Some(f), None) => Pem::File(resolve(f)),
+                    (None, Some(text)) => Pem::Inline(crate::secret::Secret::new(text)),
+                    (None, None) => {
+                        return Err(err(
+                            "tls_server_config.cert_file",
+                            "missing: TLS needs a certificate (cert_file or cert)",
+                        ));
+                    }
+                };
+                let key = match (t.key_file.as_deref(), t.key) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "tls_server_config.key",
+                            "key_file and key are mutually exclusive",
+                        ));
+                    }
+                    (Some(f), None) => Pem::File(resolve(f)),
+                    (None, Some(text)) => Pem::Inline(text),
+                    (None, None) => {
+                        return Err(err(
+                            "tls_server_config.key_file",
+                            "missing: TLS needs a private key (key_file or key)",
+                        ));
+                    }
+                };
                 let client_auth = match t.client_auth_type.as_deref().unwrap_or("NoClientCert") {
                     "NoClientCert" => ClientAuth::NoClientCert,
                     "RequestClientCert" => ClientAuth::RequestClientCert,
@@ -390,8 +444,8 @@ impl WebConfig {
                     ));
                 }
                 let settings = TlsSettings {
-                    cert_file,
-                    key_file,
+                    cert,
+                    key,
                     client_ca_file,
                     client_auth,
                     tls12: min <= 12,
@@ -500,26 +554,36 @@ fn static_lower(name: &str) -> &'static str {
 pub fn build_server_config(
     settings: &TlsSettings,
 ) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&settings.cert_file)
-        .and_then(|i| i.collect())
-        .map_err(|e| {
-            err(
-                "tls_server_config.cert_file",
-                format!("{}: {e}", settings.cert_file.display()),
-            )
-        })?;
+    let (cert_key, key_key) = (
+        if settings.cert.file().is_some() {
+            "tls_server_config.cert_file"
+        } else {
+            "tls_server_config.cert"
+        },
+        if settings.key.file().is_some() {
+            "tls_server_config.key_file"
+        } else {
+            "tls_server_config.key"
+        },
+    );
+    let certs: Result<Vec<CertificateDer<'static>>, _> = match &settings.cert {
+        Pem::File(p) => CertificateDer::pem_file_iter(p).and_then(|i| i.collect()),
+        Pem::Inline(text) => CertificateDer::pem_slice_iter(text.expose().as_bytes()).collect(),
+    };
+    let certs =
+        certs.map_err(|e| err(cert_key, format!("{}: {e}", settings.cert.shown("cert"))))?;
     if certs.is_empty() {
         return Err(err(
-            "tls_server_config.cert_file",
-            format!("{}: no certificate found", settings.cert_file.display()),
+            cert_key,
+            format!("{}: no certificate found", settings.cert.shown("cert")),
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|e| {
-        err(
-            "tls_server_config.key_file",
-            format!("{}: {e}", settings.key_file.display()),
-        )
-    })?;
+    // The error names the source only: inline key text is never repeated.
+    let key = match &settings.key {
+        Pem::File(p) => PrivateKeyDer::from_pem_file(p),
+        Pem::Inline(text) => PrivateKeyDer::from_pem_slice(text.expose().as_bytes()),
+    }
+    .map_err(|e| err(key_key, format!("{}: {e}", settings.key.shown("key"))))?;
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(names) = &settings.cipher_suites {
         // TLS 1.3 suites stay; the TLS 1.2 ones are those listed, in their order.
@@ -833,8 +897,8 @@ type FileStamp = (PathBuf, Option<SystemTime>);
 fn fingerprint(path: &Path, config: &WebConfig) -> Vec<FileStamp> {
     let mut files = vec![path.to_path_buf()];
     if let Some(t) = &config.tls {
-        files.push(t.cert_file.clone());
-        files.push(t.key_file.clone());
+        files.extend(t.cert.file().map(Path::to_path_buf));
+        files.extend(t.key.file().map(Path::to_path_buf));
         files.extend(t.client_ca_file.clone());
     }
     files
@@ -1427,6 +1491,49 @@ mod tests {
         ] {
             let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
             assert_eq!(WebConfig::load(&path).unwrap_err().key, key, "{extra}");
+        }
+    }
+
+    /// `cert` and `key` may hold the PEM text itself; either form, not both, and the
+    /// key's text is never shown.
+    #[test]
+    fn inline_certificate_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let indent = |text: String| text.replace('\n', "\n    ");
+        let cert = std::fs::read_to_string(dir.path().join("server.crt")).unwrap();
+        let key = std::fs::read_to_string(dir.path().join("server.key")).unwrap();
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!(
+                "tls_server_config:\n  cert: |\n    {}\n  key: |\n    {}\n",
+                indent(cert.trim().to_string()),
+                indent(key.trim().to_string())
+            ),
+        );
+        let source = WebConfigSource::load(&path).unwrap();
+        assert!(format!("{source:?}").find("PRIVATE KEY").is_none());
+        let config = WebConfig::load(&path).unwrap();
+        assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+        for (text, key) in [
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  cert: x\n  key_file: server.key\n",
+                "tls_server_config.cert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  key: x\n",
+                "tls_server_config.key",
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key: not-a-pem-key-SECRETVALUE\n",
+                "tls_server_config.key",
+            ),
+        ] {
+            let path = write(dir.path(), "web.yml", text);
+            let e = WebConfig::load(&path).unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+            assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
         }
     }
 
