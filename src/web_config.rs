@@ -137,6 +137,8 @@ struct RawTls {
     prefer_server_cipher_suites: Option<bool>,
     /// Key exchange groups, by their Go names, in order of preference.
     curve_preferences: Option<Vec<String>>,
+    /// Subject alternative names a client certificate must present one of.
+    client_allowed_sans: Option<Vec<String>>,
 }
 
 /// `http_server_config` as written.
@@ -200,6 +202,9 @@ pub struct TlsSettings {
     /// `curve_preferences`: key exchange groups, in order (rustls names); `None` for
     /// rustls' defaults.
     pub curve_preferences: Option<Vec<&'static str>>,
+    /// `client_allowed_sans`: a client certificate must carry one of these DNS names
+    /// or IP addresses as a subject alternative name; empty means any.
+    pub client_allowed_sans: Vec<String>,
 }
 
 /// The rustls TLS 1.2 cipher suite for a Go name, if rustls (ring) has it.
@@ -453,6 +458,7 @@ impl WebConfig {
                     cipher_suites,
                     prefer_server_cipher_suites: t.prefer_server_cipher_suites,
                     curve_preferences,
+                    client_allowed_sans: t.client_allowed_sans.unwrap_or_default(),
                 };
                 // Fail now, not on the first connection, when the files are unusable.
                 build_server_config(&settings)?;
@@ -664,17 +670,23 @@ pub fn build_server_config(
             let inner = builder
                 .build()
                 .map_err(|e| err("tls_server_config.client_ca_file", e.to_string()))?;
-            Ok(Arc::new(PinningVerifier { inner, pinned }))
+            Ok(Arc::new(PinningVerifier {
+                inner,
+                pinned,
+                allowed_sans: settings.client_allowed_sans.clone(),
+            }))
         };
     let verifier: Option<Arc<dyn ClientCertVerifier>> = match settings.client_auth {
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert => Some(Arc::new(AnyClientCert {
             mandatory: false,
             provider: provider.clone(),
+            allowed_sans: settings.client_allowed_sans.clone(),
         })),
         ClientAuth::RequireAnyClientCert => Some(Arc::new(AnyClientCert {
             mandatory: true,
             provider: provider.clone(),
+            allowed_sans: settings.client_allowed_sans.clone(),
         })),
         ClientAuth::VerifyClientCertIfGiven => Some(verified(true)?),
         ClientAuth::RequireAndVerifyClientCert => Some(verified(false)?),
@@ -709,6 +721,34 @@ struct PinningVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     /// The CA file's certificates, DER.
     pinned: Vec<CertificateDer<'static>>,
+    /// `client_allowed_sans`; empty means any.
+    allowed_sans: Vec<String>,
+}
+
+/// Checks `client_allowed_sans`: the certificate must carry one of the names, compared
+/// exactly as the reference does, for DNS names and IP addresses (e-mail and URI
+/// names have no rustls equivalent and never match). Empty `allowed` allows any.
+fn check_allowed_sans(
+    allowed: &[String],
+    end_entity: &CertificateDer<'_>,
+) -> Result<(), rustls::Error> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let refused = || rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+    let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| refused())?;
+    let dns: Vec<&str> = cert.valid_dns_names().collect();
+    let found = allowed
+        .iter()
+        .any(|want| match want.parse::<std::net::IpAddr>() {
+            Ok(ip) => cert
+                .verify_is_valid_for_subject_name(&rustls_pki_types::ServerName::IpAddress(
+                    ip.into(),
+                ))
+                .is_ok(),
+            Err(_) => dns.contains(&want.as_str()),
+        });
+    if found { Ok(()) } else { Err(refused()) }
 }
 
 /// Least time between two log lines about refused client certificates.
@@ -755,7 +795,7 @@ impl ClientCertVerifier for PinningVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        match self
+        let verified = match self
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
@@ -772,12 +812,17 @@ impl ClientCertVerifier for PinningVerifier {
                         .iter()
                         .any(|p| p.as_ref() == end_entity.as_ref())
                 {
-                    return Ok(ClientCertVerified::assertion());
+                    Ok(ClientCertVerified::assertion())
+                } else {
+                    Err(e)
                 }
-                log_refusal(&e);
-                Err(e)
             }
         }
+        .and_then(|v| check_allowed_sans(&self.allowed_sans, end_entity).map(|()| v));
+        if let Err(e) = &verified {
+            log_refusal(e);
+        }
+        verified
     }
 
     fn verify_tls12_signature(
@@ -807,8 +852,12 @@ impl ClientCertVerifier for PinningVerifier {
 /// `RequireAnyClientCert`); signatures are still checked, so the client holds the key.
 #[derive(Debug)]
 struct AnyClientCert {
+    /// Whether a certificate is required.
     mandatory: bool,
+    /// Checks the handshake signatures.
     provider: Arc<rustls::crypto::CryptoProvider>,
+    /// `client_allowed_sans`; empty means any.
+    allowed_sans: Vec<String>,
 }
 
 impl ClientCertVerifier for AnyClientCert {
@@ -826,10 +875,11 @@ impl ClientCertVerifier for AnyClientCert {
 
     fn verify_client_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        check_allowed_sans(&self.allowed_sans, end_entity).inspect_err(log_refusal)?;
         Ok(ClientCertVerified::assertion())
     }
 
