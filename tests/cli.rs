@@ -495,7 +495,10 @@ fn an_empty_web_config_flag_means_plain_http() {
 }
 
 /// Kills a process left running by a failed test.
-struct KillOnDrop(u32);
+struct KillOnDrop(
+    /// The process id.
+    u32,
+);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -15,8 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_workspace-exporter");
 
 /// The demo binary as a child process, its log lines read on a thread.
 struct Demo {
+    /// The process.
     child: Child,
+    /// Where it listens, `127.0.0.1:port`.
     address: String,
+    /// Its log lines, as they come.
     lines: mpsc::Receiver<String>,
 }
 

@@ -33,10 +33,16 @@ fn scenario() -> Scenario {
 /// thread only, and a `#[tokio::test]` runs every task of its exporter on that thread,
 /// so tests running side by side do not mix their lines.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+struct Logs(
+    /// Everything written so far.
+    Arc<Mutex<Vec<u8>>>,
+);
 
 /// Appends to a [`Logs`] buffer.
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
+struct LogWriter(
+    /// The buffer of the [`Logs`].
+    Arc<Mutex<Vec<u8>>>,
+);
 
 impl std::io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
