@@ -82,9 +82,9 @@ pub fn connections_status(body: &[u8]) {
     };
     let mut groups: BTreeMap<String, [u64; 4]> = BTreeMap::new();
     for g in &status.statics {
-        let name = match g.static_name.as_deref().map(str::trim) {
-            Some(n) if !n.is_empty() => n.to_string(),
-            _ => "unknown".to_string(),
+        let name = match g.static_name.trim() {
+            "" => "unknown".to_string(),
+            n => n.to_string(),
         };
         let sums = groups.entry(name).or_default();
         for (sum, n) in

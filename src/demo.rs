@@ -14,6 +14,11 @@ use crate::simulator::{Fault, Route, Scenario, Simulator, scenario};
 /// Poll interval of the demo: short, so the data visibly moves.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Where the demo serves unless `--web.listen-address` says otherwise: loopback only,
+/// since it needs no credentials.
+pub const DEMO_LISTEN_ADDRESS: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9817);
+
 /// How often the simulated cloud's data changes.
 pub const DEMO_STEP: Duration = Duration::from_secs(5);
 

@@ -14,8 +14,8 @@ use chrono::NaiveDateTime;
 
 use crate::cloud::http::{ApiError, ClientSettings, error_chain};
 use crate::cloud::huawei::HuaweiClient;
+use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::client::ApiRequest;
-use crate::collectors::HuaweiTargetContext;
 use crate::config::{Config, HuaweiTarget};
 use crate::self_metrics::SelfMetrics;
 
@@ -87,7 +87,7 @@ pub enum ExportError {
     },
     /// The HTTP client could not be built.
     #[error(transparent)]
-    Start(#[from] crate::exporter::StartError),
+    Start(#[from] crate::cloud::http::HttpClientError),
 }
 
 impl ExportRequest {
@@ -194,7 +194,7 @@ pub async fn export(
     output: &Output,
 ) -> Result<ExportSummary, ExportError> {
     let (target, query) = request.validate(config)?;
-    let http = crate::exporter::http_client(config.poll.timeout, true)?;
+    let http = crate::cloud::http::client(config.poll.timeout, true)?;
     let mut settings = ClientSettings::new(
         &target.name,
         &target.poll,
@@ -205,7 +205,7 @@ pub async fn export(
     settings.timeout = None;
     let client = HuaweiClient::new(http, target.credentials.clone(), settings);
     let ctx = HuaweiTargetContext::new(target.clone(), client);
-    let project_id = ctx.project_id().await?;
+    let project_id = ctx.project_id(&ctx.client).await?;
     let response = ctx
         .client
         .send(&ApiRequest {

@@ -14,16 +14,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::alibaba::AlibabaClient;
-use crate::cloud::http::ClientSettings;
-use crate::cloud::huawei::HuaweiClient;
-use crate::collectors::sag_online_clients::SagOnlineClientsCollector;
-use crate::collectors::{self, HuaweiTargetContext};
-use crate::config::Config;
+use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
+use crate::cloud::http::{self, ClientSettings};
+use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
+use crate::collectors::{self, Cloud, Factory};
+use crate::config::{Config, ConfigError};
+use crate::reload::{ReloadRequest, Reloader};
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
 use crate::server::{self, ServerState};
@@ -73,31 +73,6 @@ pub struct StartOptions {
     pub write_timeout: Option<std::time::Duration>,
 }
 
-/// A request to re-read the configuration; the answer says whether it was applied.
-pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
-/// Sends reload requests to a running exporter; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Reloader {
-    /// The supervisor's inbox.
-    tx: mpsc::Sender<ReloadRequest>,
-}
-
-impl Reloader {
-    /// Re-reads the configuration file and applies it; `Err` carries the reason it was
-    /// rejected (the previous configuration keeps running).
-    pub async fn reload(&self) -> Result<(), String> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(reply)
-            .await
-            .map_err(|_| "the exporter is shutting down".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the exporter is shutting down".to_string())?
-    }
-}
-
 /// A running exporter.
 pub struct RunningExporter {
     /// Snapshots and the encoded body.
@@ -133,7 +108,8 @@ pub fn start(
         write_timeout,
     } = options;
     let local_addr = listener.local_addr()?;
-    let http = http_client(config.poll.timeout, !direct)?;
+    let http = http::client(config.poll.timeout, !direct)
+        .map_err(|e| StartError::HttpClient(e.to_string()))?;
     let self_metrics = Arc::new(SelfMetrics::new());
     self_metrics.record_reload(true, now_unix_seconds());
     let store = Arc::new(Store::new(self_metrics.clone()));
@@ -149,9 +125,11 @@ pub fn start(
         config: config.clone(),
         config_file: config_file.clone(),
     };
-    supervisor.spawn_loops();
+    supervisor
+        .spawn_loops()
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let (tx, rx) = mpsc::channel(4);
-    let reloader = config_file.map(|_| Reloader { tx });
+    let reloader = config_file.map(|_| Reloader::new(tx));
     let supervisor = tokio::spawn(supervisor.run(rx));
 
     let state = Arc::new(ServerState {
@@ -217,7 +195,7 @@ impl Supervisor {
             return Err("the configuration did not come from a file".into());
         };
         let path = &file.path;
-        let config = match Config::load(path) {
+        let config = match load_config(path) {
             Ok(c) => c,
             Err(e) => {
                 let message = format!("{}: {e}", path.display());
@@ -240,7 +218,8 @@ impl Supervisor {
         let server = self.config.server.clone();
         self.config = config;
         self.config.server = server;
-        let kept: BTreeSet<SlotKey> = self.spawn_loops();
+        // Checked by load_config above.
+        let kept: BTreeSet<SlotKey> = self.spawn_loops().unwrap_or_default();
         self.store.retain(&kept);
         self.store
             .self_metrics()
@@ -256,8 +235,8 @@ impl Supervisor {
 
     /// Starts one loop per target × collector of the current configuration; returns
     /// their keys.
-    fn spawn_loops(&mut self) -> BTreeSet<SlotKey> {
-        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics());
+    fn spawn_loops(&mut self) -> Result<BTreeSet<SlotKey>, ConfigError> {
+        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics())?;
         let keys = jobs.iter().map(|j| j.key.clone()).collect();
         scheduler::spawn(
             jobs,
@@ -266,7 +245,7 @@ impl Supervisor {
             self.generation.clone(),
             &mut self.polls,
         );
-        keys
+        Ok(keys)
     }
 }
 
@@ -275,32 +254,60 @@ fn build_jobs(
     config: &Config,
     http: &reqwest::Client,
     self_metrics: &Arc<SelfMetrics>,
-) -> Vec<Job> {
+) -> Result<Vec<Job>, ConfigError> {
     let settings = |name: &str, poll| {
         ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
     };
     let mut jobs = Vec::new();
-    for target in &config.huaweicloud {
+    for (i, target) in config.huaweicloud.iter().enumerate() {
         let client = HuaweiClient::new(
             http.clone(),
             target.credentials.clone(),
             settings(&target.name, &target.poll),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
-        for collector in collectors::huawei_collectors(ctx) {
-            jobs.push(Job::new(&target.name, collector, &target.poll));
+        for row in collectors::selected(Cloud::Huawei, i, &target.collectors)? {
+            if let Factory::Huawei(build) = row.factory {
+                jobs.push(Job::new(
+                    &target.name,
+                    row.name,
+                    build(ctx.clone()),
+                    &target.poll,
+                ));
+            }
         }
     }
-    for target in &config.alibabacloud_sag {
+    for (i, target) in config.alibabacloud_sag.iter().enumerate() {
         let client = AlibabaClient::new(
             http.clone(),
             target.credentials.clone(),
             settings(&target.name, &target.poll),
         );
-        let collector = Arc::new(SagOnlineClientsCollector::new(target.clone(), client));
-        jobs.push(Job::new(&target.name, collector, &target.poll));
+        let ctx = Arc::new(SagTargetContext {
+            target: target.clone(),
+            client,
+        });
+        for row in collectors::selected(Cloud::AlibabaSag, i, &target.collectors)? {
+            if let Factory::AlibabaSag(build) = row.factory {
+                jobs.push(Job::new(
+                    &target.name,
+                    row.name,
+                    build(ctx.clone()),
+                    &target.poll,
+                ));
+            }
+        }
     }
-    jobs
+    Ok(jobs)
+}
+
+/// Loads the configuration file and checks every target's `collectors` list against
+/// the collectors' registry: what the binary runs at start, on reload and for
+/// `--config.check`.
+pub fn load_config(path: &std::path::Path) -> Result<Config, ConfigError> {
+    let config = Config::load(path)?;
+    collectors::check(&config)?;
+    Ok(config)
 }
 
 fn now_unix_seconds() -> f64 {
@@ -308,24 +315,6 @@ fn now_unix_seconds() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
-}
-
-/// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
-/// timeout; each request sets its own total timeout. With `proxy`, the usual
-/// `HTTP(S)_PROXY` / `NO_PROXY` environment variables apply.
-pub fn http_client(
-    connect_timeout: std::time::Duration,
-    proxy: bool,
-) -> Result<reqwest::Client, StartError> {
-    let builder = reqwest::Client::builder();
-    let builder = if proxy { builder } else { builder.no_proxy() };
-    builder
-        .use_rustls_tls()
-        .user_agent(crate::USER_AGENT)
-        .connect_timeout(connect_timeout)
-        .read_timeout(connect_timeout.max(std::time::Duration::from_secs(30)))
-        .build()
-        .map_err(|e| StartError::HttpClient(e.to_string()))
 }
 
 impl RunningExporter {

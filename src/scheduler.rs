@@ -1,25 +1,28 @@
 //! The scheduler: one polling loop per target × collector.
 //!
-//! The first poll starts at once, then one every interval. A loop runs its polls one
-//! after another, so a poll never overlaps the previous one; when a poll outlasts the
-//! interval, the ticks it covered are skipped with a warning. A poll past its deadline
-//! is abandoned and counts as failed. Every poll is timed here, not in the collector,
-//! and its outcome goes to the [`Store`]. A poll request (see
-//! [`PollRequests`]) starts an extra poll at once; tests use it to drive polls without
-//! waiting for the clock.
+//! Drives the data flow (**poll** → decode → convert → snapshot): the first poll starts
+//! at once, then one every interval. A loop runs its polls one after another, so a
+//! poll never overlaps the previous one; when a poll outlasts the interval, the ticks
+//! it covered are skipped with a warning. A poll past its deadline is abandoned and
+//! counts as failed; time the poll spent queued behind the target's own rate limit does
+//! not count against the deadline, so a quota-bound poll runs to its end. Every poll is
+//! timed here, not in the collector, its API calls and rate-limit wait are counted
+//! (through the [`PollUsage`] it hands the collector), and its outcome goes to the [`Store`]. When a collector's
+//! planned calls cannot fit one interval at the rate limit, one warning says so. A
+//! poll request (see [`PollRequests`]) starts an extra poll at once; tests use it to
+//! drive polls without waiting for the clock.
 
-use std::cell::Cell;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::retry::POLL_API_CALLS;
-use crate::collectors::{CollectError, Collector};
+use crate::cloud::retry::PollUsage;
+use crate::collectors::{CollectError, Collector, Poll};
 use crate::config::TargetPoll;
 use crate::store::{PollOutcome, SlotKey, Store};
 
@@ -65,12 +68,17 @@ pub struct Job {
 }
 
 impl Job {
-    /// The job polling `collector` of target `target`.
-    pub fn new(target: &str, collector: Arc<dyn Collector>, poll: &TargetPoll) -> Self {
+    /// The job polling `collector` (registered as `name`) of target `target`.
+    pub fn new(
+        target: &str,
+        name: &'static str,
+        collector: Arc<dyn Collector>,
+        poll: &TargetPoll,
+    ) -> Self {
         Job {
             key: SlotKey {
                 target: target.to_string(),
-                collector: collector.name(),
+                collector: name,
             },
             collector,
             poll: poll.clone(),
@@ -106,6 +114,7 @@ async fn run_loop(
     let interval = job.poll.interval;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut quota_warning = QuotaWarning::default();
     loop {
         tokio::select! {
             biased;
@@ -119,38 +128,45 @@ async fn run_loop(
         }
         let epoch = *requests.borrow_and_update();
         let started = Instant::now();
-        let counted_poll = POLL_API_CALLS.scope(Cell::new(0), async {
-            let result =
-                tokio::time::timeout(job.poll.deadline, job.collector.poll(Utc::now())).await;
-            (result, POLL_API_CALLS.with(Cell::get))
+        let usage = Arc::new(PollUsage::new(job.key.collector));
+        let poll = job.collector.poll(Poll {
+            now: Utc::now(),
+            usage: usage.clone(),
         });
-        let (result, api_calls) = tokio::select! {
+        let result = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
-            r = counted_poll => r,
+            r = within_deadline(poll, started, job.poll.deadline, &usage) => r,
         };
         let elapsed = started.elapsed();
+        let waited = usage.rate_limit_wait();
         let outcome = match result {
-            Err(_) => {
-                tracing::warn!(target_name = %job.key.target, collector = job.key.collector, deadline_seconds = job.poll.deadline.as_secs_f64(), "poll abandoned: it passed its deadline; keeping the last good series");
+            None => {
+                tracing::warn!(target_name = %job.key.target, collector = job.key.collector, deadline_seconds = job.poll.deadline.as_secs_f64(), rate_limit_wait_seconds = waited.as_secs_f64(), api_calls = usage.calls(), "poll abandoned: the cloud took longer than the deadline to answer (time queued behind the rate limit not counted); keeping the last good series");
                 PollOutcome::Failed
             }
-            Ok(Ok(series)) => {
-                tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), "poll succeeded");
+            Some(Ok(series)) => {
+                tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), rate_limit_wait_seconds = waited.as_secs_f64(), api_calls = usage.calls(), "poll succeeded");
                 PollOutcome::Success(series)
             }
-            Ok(Err(CollectError::Partial { series, failures })) => {
+            Some(Err(CollectError::Partial { series, failures })) => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), failed_calls = failures.len(), "poll partly failed; exporting what succeeded");
                 PollOutcome::Partial(series)
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), error = %e, "poll failed; keeping the last good series");
                 PollOutcome::Failed
             }
         };
-        store
-            .self_metrics()
-            .record_api_calls(&job.key.target, job.key.collector, api_calls);
+        let planned = job.collector.planned_api_calls().unwrap_or(usage.calls());
+        store.self_metrics().record_api_usage(
+            &job.key.target,
+            job.key.collector,
+            usage.calls(),
+            waited.as_secs_f64(),
+            planned,
+        );
+        quota_warning.check(&job, planned);
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
         if elapsed >= interval {
             let skipped = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor();
@@ -166,4 +182,67 @@ async fn run_loop(
             ticker.reset();
         }
     }
+}
+
+/// Runs `poll` until it ends or has spent `deadline` outside the rate-limit queue
+/// (`None`). The deadline guards against a cloud that stops answering; time queued
+/// behind the exporter's own rate limit is planned cost and extends it.
+async fn within_deadline<T>(
+    poll: impl std::future::Future<Output = T>,
+    started: Instant,
+    deadline: Duration,
+    usage: &PollUsage,
+) -> Option<T> {
+    tokio::pin!(poll);
+    loop {
+        let budget_end = started + deadline + usage.rate_limit_wait();
+        tokio::select! {
+            biased;
+            r = &mut poll => return Some(r),
+            _ = tokio::time::sleep_until(budget_end) => {
+                // Queued time may have grown while we slept: only a deadline that is
+                // still passed once that is counted ends the poll.
+                if Instant::now() >= started + deadline + usage.rate_limit_wait() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The "this poll cannot fit its interval" warning of one loop, logged again only when
+/// its numbers change.
+#[derive(Debug, Default)]
+struct QuotaWarning {
+    /// (planned calls, rate per minute) last warned about.
+    warned: Option<(u64, u32)>,
+}
+
+impl QuotaWarning {
+    fn check(&mut self, job: &Job, planned: u64) {
+        let rate = job.poll.rate_limit_per_minute.max(1);
+        let poll_time = quota_poll_time(planned, rate);
+        if poll_time <= job.poll.interval {
+            self.warned = None;
+            return;
+        }
+        if self.warned == Some((planned, rate)) {
+            return;
+        }
+        self.warned = Some((planned, rate));
+        tracing::warn!(
+            target_name = %job.key.target,
+            collector = job.key.collector,
+            planned_api_calls = planned,
+            rate_limit_per_minute = rate,
+            poll_seconds = poll_time.as_secs_f64().round(),
+            interval_seconds = job.poll.interval.as_secs_f64(),
+            "a poll needs more API calls than one interval of quota allows: each poll runs to its end, so data is refreshed about every poll_seconds instead of every interval; raise rate_limit_per_minute (after the cloud quota is raised) or the interval"
+        );
+    }
+}
+
+/// How long `calls` requests take at `per_minute` requests per minute.
+pub fn quota_poll_time(calls: u64, per_minute: u32) -> Duration {
+    Duration::from_secs_f64(calls as f64 * 60.0 / f64::from(per_minute.max(1)))
 }

@@ -24,6 +24,13 @@ pub struct SelfMetrics {
     poll_api_calls: IntGaugeVec,
     /// `workspace_exporter_api_throttled_total{target,api}`.
     api_throttled: IntCounterVec,
+    /// `workspace_exporter_collector_rate_limit_wait_seconds{target,collector}`: time
+    /// the last poll spent queued behind the client-side rate limit, so an operator can
+    /// tell a quota-bound poll from a slow cloud.
+    rate_limit_wait: GaugeVec,
+    /// `workspace_exporter_collector_planned_api_calls{target,collector}`: calls the
+    /// next poll expects, to see how fresh the data can be at the rate limit.
+    planned_api_calls: IntGaugeVec,
     /// `workspace_exporter_runtime_tasks`: alive async tasks (a leak shows as growth).
     runtime_tasks: IntGauge,
     /// `workspace_exporter_config_last_reload_successful`.
@@ -96,6 +103,22 @@ impl SelfMetrics {
             &["target", "api"],
         )
         .expect("valid metric");
+        let rate_limit_wait = GaugeVec::new(
+            Opts::new(
+                "workspace_exporter_collector_rate_limit_wait_seconds",
+                "Time the collector's last poll of its target spent queued behind the client-side rate limit (rate_limit_per_minute, and pauses a throttled answer asked for), in seconds.",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
+        let planned_api_calls = IntGaugeVec::new(
+            Opts::new(
+                "workspace_exporter_collector_planned_api_calls",
+                "Upstream API requests the collector's next poll of its target expects to make (the plan it chose from what the last poll learned).",
+            ),
+            &["target", "collector"],
+        )
+        .expect("valid metric");
         let runtime_tasks = IntGauge::new(
             "workspace_exporter_runtime_tasks",
             "Async tasks alive in the exporter when the metrics were last encoded (polls, connections, timers).",
@@ -135,6 +158,8 @@ impl SelfMetrics {
             Box::new(api_requests.clone()),
             Box::new(poll_api_calls.clone()),
             Box::new(api_throttled.clone()),
+            Box::new(rate_limit_wait.clone()),
+            Box::new(planned_api_calls.clone()),
             Box::new(runtime_tasks.clone()),
             Box::new(reload_successful.clone()),
             Box::new(reload_success_time.clone()),
@@ -150,6 +175,8 @@ impl SelfMetrics {
             api_requests,
             poll_api_calls,
             api_throttled,
+            rate_limit_wait,
+            planned_api_calls,
             runtime_tasks,
             reload_successful,
             reload_success_time,
@@ -179,11 +206,26 @@ impl SelfMetrics {
         }
     }
 
-    /// Records how many upstream requests a poll made.
-    pub fn record_api_calls(&self, target: &str, collector: &str, calls: u64) {
+    /// Records what a poll spent upstream: its requests, the time they spent queued
+    /// behind the rate limit, and the requests the next poll expects.
+    pub fn record_api_usage(
+        &self,
+        target: &str,
+        collector: &str,
+        calls: u64,
+        rate_limit_wait_seconds: f64,
+        planned_calls: u64,
+    ) {
+        let labels = [target, collector];
         self.poll_api_calls
-            .with_label_values(&[target, collector])
+            .with_label_values(&labels)
             .set(i64::try_from(calls).unwrap_or(i64::MAX));
+        self.rate_limit_wait
+            .with_label_values(&labels)
+            .set(rate_limit_wait_seconds);
+        self.planned_api_calls
+            .with_label_values(&labels)
+            .set(i64::try_from(planned_calls).unwrap_or(i64::MAX));
     }
 
     /// Declares a collector before its first poll: `up` is 0 until a poll succeeds.
@@ -215,6 +257,8 @@ impl SelfMetrics {
         let _ = self.collector_duration.remove_label_values(&labels);
         let _ = self.last_success.remove_label_values(&labels);
         let _ = self.poll_api_calls.remove_label_values(&labels);
+        let _ = self.rate_limit_wait.remove_label_values(&labels);
+        let _ = self.planned_api_calls.remove_label_values(&labels);
     }
 
     /// Forgets the per-target API counters (`api_requests_total`,

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::encoding::{Chunks, Negotiated};
-use crate::exporter::Reloader;
+use crate::reload::Reloader;
 use crate::store::Store;
 use crate::web_config::{Active, AuthOutcome, WebConfigSource};
 use crate::write_timeout::{DEFAULT_WRITE_TIMEOUT, WriteTimeout};

@@ -7,7 +7,7 @@ use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
 use tokio_util::sync::CancellationToken;
 
-use crate::exporter::Reloader;
+use crate::reload::Reloader;
 
 /// Installs the signal handlers and returns a task that cancels `shutdown` on the
 /// first SIGTERM or SIGINT and reloads through `reloader` on SIGHUP.

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use workspace_exporter::config::{Config, HuaweiCollectorKind};
+use workspace_exporter::collectors::{self, Cloud};
+use workspace_exporter::config::Config;
 
 #[test]
 fn the_example_configuration_loads() {
@@ -31,8 +32,13 @@ fn the_example_configuration_loads() {
     assert_eq!(config.poll.max_body_bytes, 32 * 1024 * 1024);
     let t = &config.huaweicloud[0];
     assert_eq!(t.name, "prod");
-    assert_eq!(t.credentials.secret_key.expose(), "example-secret");
-    assert_eq!(t.collectors, HuaweiCollectorKind::ALL.to_vec());
+    assert_eq!(t.credentials.keys().secret_key.expose(), "example-secret");
+    let every_huawei_collector: Vec<&str> = collectors::REGISTRY
+        .iter()
+        .filter(|r| r.cloud() == Cloud::Huawei)
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(t.collectors, every_huawei_collector);
     assert_eq!(t.session_lookback, Duration::from_secs(86400));
     assert_eq!(t.concurrency, 4);
     assert_eq!(

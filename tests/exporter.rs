@@ -13,22 +13,8 @@ use workspace_exporter::simulator::{
 const AWKWARD_GROUP: &str = "Sales \"EMEA\" \\ Zürich Ωmega";
 
 fn group(name: &str, base: u64) -> SimDesktopGroup {
-    SimDesktopGroup {
-        static_name: name.into(),
-        running_num: base + 1,
-        stop_num: base + 2,
-        hibernate_num: base + 3,
-        other_num: base + 4,
-        attached_num: base + 5,
-        unattached_num: base + 6,
-        cannot_attach_num: base + 7,
-        in_process_num: base + 8,
-        in_use_num: base + 9,
-        unregistered_num: base + 10,
-        ready_num: base + 11,
-        disconnected_num: base + 12,
-        unknown_num: base + 13,
-    }
+    // running base+1, stop base+2, … unknown base+13, in the table's order.
+    SimDesktopGroup::from_counts(name, std::array::from_fn(|i| base + 1 + i as u64))
 }
 
 /// 1,234 sessions, interleaved so every page mixes groups and states:

@@ -264,7 +264,8 @@ async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_
     poll.await;
     let m = h.scrape().await;
     assert_eq!(up(&m, "desktop_status"), 0.0);
-    h.logs.assert_cause("desktop_status", "passed its deadline");
+    h.logs
+        .assert_cause("desktop_status", "longer than the deadline");
     assert_eq!(up(&m, "online_users"), 1.0);
     assert_eq!(in_use(&m), Some(7.0));
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::Scrape;
 use workspace_exporter::collectors::app_sessions::{count_calls, paging_calls};
+use workspace_exporter::simulator::scenario::split_typically;
 use workspace_exporter::simulator::{Route, Scenario, SimSession};
 
 /// `groups` server groups (every third without a name), `sessions` sessions spread
@@ -147,4 +148,65 @@ async fn counts_that_miss_sessions_fall_back_to_paging() {
             .any(|(g, st, n)| g == "unknown" && st == "active" && *n == 20.0)
     );
     assert_eq!(counted_calls, (count_calls(3) + paging_calls(3040)) as f64);
+}
+
+/// 60 server groups and 60,000 sessions, 54,000 of them signed out.
+fn mostly_signed_out() -> Scenario {
+    let mut s = Scenario::empty();
+    s.server_groups = (0..60)
+        .map(|g| (format!("asg-{g:02}"), Some(format!("Apps {g}"))))
+        .collect();
+    s.set_sessions(split_typically(60_000));
+    s
+}
+
+#[tokio::test]
+async fn auto_takes_the_optimum_and_every_plan_gives_the_same_series() {
+    // One tenant where paging wins, one where counting wins, one where a split wins.
+    type Tenant = fn() -> Scenario;
+    let tenants: [(&str, Tenant, u64); 3] = [
+        ("paging wins", || scenario(30, 180, 0), 2),
+        ("counts win", || scenario(4, 5000, 0), 22),
+        ("a split wins", mostly_signed_out, 122),
+    ];
+    for (name, tenant, best) in tenants {
+        assert_eq!(tenant().optimal_app_session_calls(), best, "{name}");
+        let (auto, auto_calls, auto_requests) = run(tenant(), "auto").await;
+        assert_eq!(auto_calls, best as f64, "{name}: the plan auto chose");
+        assert_eq!(auto_requests, best, "{name}: requests the simulator saw");
+        let (paged, _, _) = run(tenant(), "paging").await;
+        let (counted, _, _) = run(tenant(), "counts").await;
+        assert_eq!(auto, paged, "{name}: auto and paging");
+        assert_eq!(counted, paged, "{name}: counts and paging");
+        let total: f64 = paged.iter().map(|(_, _, n)| n).sum();
+        assert_eq!(total, tenant().sessions.len() as f64, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_state_with_sessions_outside_the_groups_is_paged_after_one_fallback() {
+    // Mostly signed out, but 30 signed-out sessions belong to no listed group: counting
+    // SignedOut per group misses them. The first split falls back to paging; from then
+    // on SignedOut is paged too, and the series stay exact.
+    let tenant = || {
+        let mut s = mostly_signed_out();
+        for _ in 0..30 {
+            s.sessions.push(SimSession {
+                server_group_id: Some("asg-gone".into()),
+                server_group_name: Some("Retired".into()),
+                state: "SignedOut".into(),
+            });
+        }
+        s
+    };
+    let (paged, _, _) = run(tenant(), "paging").await;
+    let (auto, auto_calls, _) = run(tenant(), "auto").await;
+    assert_eq!(auto, paged);
+    assert!(
+        paged
+            .iter()
+            .any(|(g, st, n)| g == "Retired" && st == "signed_out" && *n == 30.0)
+    );
+    // The second poll pages everything: 60,030 sessions, 601 pages.
+    assert_eq!(auto_calls, 601.0);
 }

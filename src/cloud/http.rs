@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 
-use crate::cloud::retry::{RateLimiter, RetryPolicy};
+use crate::cloud::retry::{PollUsage, RateLimiter, RetryPolicy};
 use crate::config::TargetPoll;
 use crate::self_metrics::SelfMetrics;
 
@@ -28,6 +28,9 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// The target's request rate limit, shared by its collectors.
     pub limiter: Arc<RateLimiter>,
+    /// The poll these calls belong to, charged with them (`None` outside a poll, e.g.
+    /// `export-connections`); set per poll by the clients' `for_poll`.
+    pub usage: Option<Arc<PollUsage>>,
 }
 
 impl ClientSettings {
@@ -48,8 +51,29 @@ impl ClientSettings {
                 retry_backoff: poll.retry_backoff,
             },
             limiter: Arc::new(RateLimiter::new(poll.rate_limit_per_minute)),
+            usage: None,
         }
     }
+}
+
+/// The shared HTTP client could not be built (TLS setup).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct HttpClientError(String);
+
+/// The HTTP client every cloud client shares: rustls, our User-Agent, and a connect
+/// timeout; each request sets its own total timeout. With `proxy`, the usual
+/// `HTTP(S)_PROXY` / `NO_PROXY` environment variables apply.
+pub fn client(connect_timeout: Duration, proxy: bool) -> Result<reqwest::Client, HttpClientError> {
+    let builder = reqwest::Client::builder();
+    let builder = if proxy { builder } else { builder.no_proxy() };
+    builder
+        .use_rustls_tls()
+        .user_agent(crate::USER_AGENT)
+        .connect_timeout(connect_timeout)
+        .read_timeout(connect_timeout.max(Duration::from_secs(30)))
+        .build()
+        .map_err(|e| HttpClientError(crate::cloud::http::error_chain(&e)))
 }
 
 /// The `Host` header value of an endpoint: host, and port when the URL names one.

@@ -6,6 +6,7 @@
 //! knows nothing about metrics series or the HTTP server.
 
 pub mod alibaba;
+pub mod credentials;
 pub mod http;
 pub mod huawei;
 pub mod retry;

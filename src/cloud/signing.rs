@@ -1,9 +1,45 @@
-//! Primitives shared by the cloud signers: hex SHA-256, hex HMAC-SHA256, and
-//! percent-encoding that keeps only RFC 3986 unreserved characters.
+//! What the two cloud signers share (poll → **sign** → send): the request as a signer
+//! sees it, the signature stage by stage, hex SHA-256 and HMAC-SHA256, and
+//! percent-encoding that keeps only RFC 3986 unreserved characters. The signers
+//! themselves ([`huawei::signer`](crate::cloud::huawei::signer),
+//! [`alibaba::signer`](crate::cloud::alibaba::signer)) are pure functions over these.
 
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
+
+/// A request as a signer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestToSign<'a> {
+    /// HTTP method, any case.
+    pub method: &'a str,
+    /// The resource path as sent on the wire (may contain percent-escapes; `/` for
+    /// RPC-style APIs).
+    pub path: &'a str,
+    /// Query parameters, raw (not encoded), in any order.
+    pub query: &'a [(String, String)],
+    /// Every header to sign: all headers sent except `Authorization`, the signing
+    /// time and `Host` included.
+    pub headers: &'a [(String, String)],
+    /// The request body.
+    pub body: &'a [u8],
+}
+
+/// The outcome of signing: each stage, for the vector tests and debugging, and the
+/// `Authorization` header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The canonical request (stage 1).
+    pub canonical_request: String,
+    /// The string to sign (stage 2).
+    pub string_to_sign: String,
+    /// Lower-case signed header names joined with `;`.
+    pub signed_headers: String,
+    /// Hex HMAC-SHA256 of the string to sign (stage 3).
+    pub signature: String,
+    /// The complete `Authorization` header value.
+    pub authorization: String,
+}
 
 /// Everything except `A-Za-z0-9-_.~` is percent-encoded, with upper-case hex.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC

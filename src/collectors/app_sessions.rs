@@ -1,19 +1,33 @@
 //! `app_sessions`: application-streaming sessions per server group and session state in
 //! the lookback window, from `GET /v1/{project_id}/session/list-sessions`.
 //!
-//! Two plans give the same series. Paging reads every session, 100 per page, folding
-//! each page into counts so memory does not grow with the number of sessions.
-//! Counting lists the server groups and asks list-sessions for the `count` of each
-//! group and state with `limit=1`, which costs less API quota when sessions are many
-//! and groups few. Each poll takes whichever plan the last poll says is cheaper, and
-//! falls back to paging when the counts do not add up to the total.
+//! Sits at poll → decode → convert for one data source. Every plan gives the same
+//! series; they differ in API calls, which the tenant's quota (about 100 a minute)
+//! makes the cost that matters. A plan splits the five documented session states in
+//! two (see [`StatePlan`]):
+//!
+//! - **paged** states are read in one paging run filtered on those states, 100
+//!   sessions per call, each page folded into counts so memory does not grow with the
+//!   number of sessions;
+//! - **counted** states are asked per server group with `limit=1`, whose `count` is
+//!   the number of matching sessions: one call per group and state, after listing the
+//!   groups.
+//!
+//! Unless every state is paged, one unfiltered `limit=1` call gives the total, and a
+//! poll whose parts do not add up to it (undocumented states, sessions outside the
+//! listed groups, churn) pages everything instead. `auto` picks the cheapest of the
+//! 32 splits from what the last poll learned (per-state totals, group count, states
+//! that cannot be counted); the first poll learns the per-state totals with one call
+//! per state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible, snake_case};
+use super::{CollectError, Collector, Poll, PollFuture, plausible, snake_case};
+use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
+use crate::config::SessionPlan;
 use futures_util::StreamExt;
 
 use crate::cloud::huawei::workspace_app::{
@@ -96,19 +110,8 @@ pub const UPSTREAM_STATES: [(&str, &str); 5] = [
     ("InitFail", "init_fail"),
 ];
 
-/// How a poll reads the sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionPlan {
-    /// Read every session, 100 per page: ⌈N/100⌉ calls.
-    Paging,
-    /// Ask for counts (`limit=1`) per server group and state: ⌈G/100⌉ + 5G + 1 calls.
-    Counts,
-    /// Whichever of the two the last poll says is cheaper.
-    Auto,
-}
-
-/// Calls of a paging poll for `sessions` sessions.
+/// Calls of a paging run over `sessions` sessions (at least one: the first page says
+/// how many there are).
 pub fn paging_calls(sessions: u64) -> u64 {
     sessions.div_ceil(u64::from(MAX_PAGE_SIZE)).max(1)
 }
@@ -116,16 +119,204 @@ pub fn paging_calls(sessions: u64) -> u64 {
 /// Calls of a count poll for `groups` server groups: the group listing, five counts
 /// per group, and one total to check that every session was counted.
 pub fn count_calls(groups: u64) -> u64 {
-    groups.div_ceil(u64::from(MAX_PAGE_SIZE)).max(1) + 5 * groups + 1
+    StatePlan::COUNTS.calls(&TenantShape {
+        per_state: [0; 5],
+        total: 0,
+        groups,
+    })
+}
+
+/// What plans are priced on: the tenant as the last poll saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantShape {
+    /// Sessions per documented state, in [`UPSTREAM_STATES`] order.
+    pub per_state: [u64; 5],
+    /// Sessions in the window, whatever their state.
+    pub total: u64,
+    /// Application server groups.
+    pub groups: u64,
+}
+
+/// Which of the five documented states a poll pages (bit `i` for
+/// `UPSTREAM_STATES[i]`); the others are counted per server group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatePlan {
+    /// Paged states, one bit each.
+    pub paged: u8,
+}
+
+/// Every state's bit.
+const ALL_STATES: u8 = 0b1_1111;
+
+/// The cheapest plan that does not page everything still lists the groups, counts one
+/// state of one group and asks for the total: when paging everything takes no more
+/// calls than that, it is the best plan whatever the tenant.
+const CHEAPEST_SPLIT: u64 = 3;
+
+impl StatePlan {
+    /// Page every state: no filter, no group listing, no total.
+    pub const PAGING: StatePlan = StatePlan { paged: ALL_STATES };
+    /// Count every state per server group.
+    pub const COUNTS: StatePlan = StatePlan { paged: 0 };
+
+    /// Whether state `i` is paged.
+    pub fn pages(self, i: usize) -> bool {
+        self.paged & (1 << i) != 0
+    }
+
+    /// The `session_state` filter of the paging run (`None`: every state, unfiltered).
+    fn filter(self) -> Option<String> {
+        if self == StatePlan::PAGING {
+            return None;
+        }
+        let states: Vec<&str> = (0..UPSTREAM_STATES.len())
+            .filter(|&i| self.pages(i))
+            .map(|i| UPSTREAM_STATES[i].0)
+            .collect();
+        Some(states.join(","))
+    }
+
+    /// API calls of this plan for `shape`: ⌈N_P/100⌉ for the paged states (none when
+    /// no state is paged), ⌈G/100⌉ + |C|·G for the counted states (none when every
+    /// state is paged), and one total unless every state is paged.
+    pub fn calls(self, shape: &TenantShape) -> u64 {
+        if self == StatePlan::PAGING {
+            return paging_calls(shape.total);
+        }
+        let paged_sessions: u64 = (0..5)
+            .filter(|&i| self.pages(i))
+            .map(|i| shape.per_state[i])
+            .sum();
+        let paged = if self.paged == 0 {
+            0
+        } else {
+            paging_calls(paged_sessions)
+        };
+        let counted_states = 5 - u64::from(self.paged.count_ones());
+        let listing = shape.groups.div_ceil(u64::from(MAX_PAGE_SIZE)).max(1);
+        paged + listing + counted_states * shape.groups + 1
+    }
+
+    /// The plan with the fewest calls among the 32 splits that page every state in
+    /// `must_page`; on a tie, the one that pages more (fewer ways to miss a session).
+    pub fn cheapest(shape: &TenantShape, must_page: u8) -> StatePlan {
+        let counted_total: u64 = shape.per_state.iter().sum();
+        if shape.total > counted_total {
+            // Sessions in undocumented states: only paging everything sees them.
+            return StatePlan::PAGING;
+        }
+        (0..=ALL_STATES)
+            .rev()
+            .map(|paged| StatePlan { paged })
+            .filter(|p| p.paged & must_page == must_page)
+            .min_by_key(|p| p.calls(shape))
+            .unwrap_or(StatePlan::PAGING)
+    }
 }
 
 /// What the last poll learned, to plan the next one.
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
+    /// Sessions per documented state.
+    per_state: Option<[u64; 5]>,
     /// Sessions in the window.
-    sessions: Option<u64>,
-    /// Server groups listed.
+    total: Option<u64>,
+    /// Server groups listed (by a poll that counted).
     groups: Option<u64>,
+    /// Distinct server groups in the sessions of the last full paging: a lower bound
+    /// on the group count while no poll has listed the groups.
+    groups_seen: u64,
+    /// States with sessions outside the listed groups (or without a group): counting
+    /// per group would miss them, so they are paged.
+    must_page: u8,
+    /// Polls since a state was last found uncountable. Polls that page everything
+    /// cannot tell whether the evidence still holds (sessions in a deleted group age
+    /// out of the window), so it is forgotten after [`RECHECK_AFTER_POLLS`] and the
+    /// next split checks again.
+    must_page_age: u32,
+}
+
+/// Polls after which states found uncountable are tried again (at worst one split
+/// that falls back to paging per this many polls).
+const RECHECK_AFTER_POLLS: u32 = 10;
+
+impl Seen {
+    /// Records that state `i` cannot be counted per group.
+    fn uncountable(&mut self, i: usize) {
+        self.must_page |= 1 << i;
+        self.must_page_age = 0;
+    }
+
+    /// Ages the evidence by one poll, forgetting it when it is old.
+    fn age(&mut self) {
+        if self.must_page == 0 {
+            self.must_page_age = 0;
+            return;
+        }
+        self.must_page_age += 1;
+        if self.must_page_age >= RECHECK_AFTER_POLLS {
+            self.must_page = 0;
+            self.must_page_age = 0;
+        }
+    }
+
+    /// The tenant's shape, once the per-state totals are known.
+    fn shape(&self) -> Option<TenantShape> {
+        Some(TenantShape {
+            per_state: self.per_state?,
+            total: self.total?,
+            groups: self.groups.unwrap_or(self.groups_seen.max(1)),
+        })
+    }
+
+    /// The plan the next poll takes in `auto`.
+    fn cheapest(&self) -> StatePlan {
+        match self.shape() {
+            Some(shape) => StatePlan::cheapest(&shape, self.must_page),
+            None => StatePlan::PAGING,
+        }
+    }
+}
+
+/// One paging run folded into counts, with what the planner learns from it.
+#[derive(Debug, Default)]
+struct Fold {
+    /// Counts per server group and state.
+    tally: SessionTally,
+    /// Sessions per documented state.
+    per_state: [u64; 5],
+    /// Sessions per documented state that a count per listed group would miss: no
+    /// group ID, or (when the groups were listed) an ID not among them.
+    outside: [u64; 5],
+    /// Distinct server group IDs seen.
+    group_ids: HashSet<String>,
+}
+
+impl Fold {
+    fn add(&mut self, session: &SessionSummary, listed: Option<&HashSet<&str>>) {
+        self.tally.add(session);
+        let raw = session.session_state.as_deref().unwrap_or("");
+        let Some(i) = UPSTREAM_STATES.iter().position(|(up, _)| *up == raw) else {
+            return;
+        };
+        self.per_state[i] += 1;
+        let id = session
+            .app_server_group_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        match id {
+            Some(id) => {
+                if listed.is_some_and(|l| !l.contains(id)) {
+                    self.outside[i] += 1;
+                }
+                if !self.group_ids.contains(id) {
+                    self.group_ids.insert(id.to_string());
+                }
+            }
+            None => self.outside[i] += 1,
+        }
+    }
 }
 
 /// Polls application-streaming sessions of one target.
@@ -136,8 +327,9 @@ pub struct AppSessionsCollector {
     seen: std::sync::Mutex<Seen>,
 }
 
-/// Query parameters shared by every call of one poll.
+/// The client and query parameters shared by every call of one poll.
 struct Window<'a> {
+    client: &'a HuaweiClient,
     project_id: &'a str,
     begin: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -152,32 +344,41 @@ impl AppSessionsCollector {
         }
     }
 
+    fn seen(&self) -> Seen {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn poll_once(
         &self,
-        now: DateTime<Utc>,
+        poll: Poll,
     ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
-        let project_id = self.ctx.project_id().await?;
+        let now = poll.now;
+        let client = self.ctx.client.for_poll(&poll.usage);
+        let project_id = self.ctx.project_id(&client).await?;
         let lookback = chrono::Duration::from_std(self.ctx.target.session_lookback)
             .unwrap_or(chrono::Duration::MAX);
         let window = Window {
+            client: &client,
             project_id,
             begin: now
                 .checked_sub_signed(lookback)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
             end: now,
         };
-        let plan = match self.ctx.target.session_plan {
-            SessionPlan::Auto => self.plan(&window).await?,
-            fixed => fixed,
+        let mut seen = self.seen();
+        let tally = match self.ctx.target.session_plan {
+            SessionPlan::Paging => self.page_everything(&window, &mut seen, None).await,
+            SessionPlan::Counts => {
+                self.split(&window, &mut seen, StatePlan::COUNTS, None, None)
+                    .await
+            }
+            SessionPlan::Auto => self.auto(&window, &mut seen).await,
         };
-        let tally = match plan {
-            SessionPlan::Counts => match self.by_counts(&window).await? {
-                Some(tally) => tally,
-                None => self.by_paging(&window).await?,
-            },
-            _ => self.by_paging(&window).await?,
-        };
-        let series = self.ctx.series(project_id);
+        seen.age();
+        // What was learned is kept even when the poll failed half-way.
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        let tally = tally?;
+        let series = super::huawei_series(&self.ctx, project_id);
         let gauge = series.gauge_vec(
             APP_SESSIONS,
             "Application-streaming sessions started in the lookback window, by server group and session state; refreshed every poll interval.",
@@ -187,79 +388,111 @@ impl AppSessionsCollector {
         Ok(series.finish())
     }
 
-    /// Chooses the cheaper plan from what the last poll saw. Without history, one
-    /// `limit=1` call gives the number of sessions; when paging them would take more
-    /// than a few calls, the server groups are counted too.
-    async fn plan(&self, window: &Window<'_>) -> Result<SessionPlan, CollectError> {
-        let mut seen = *self.seen.lock().expect("plan lock");
-        if seen.sessions.is_none() {
-            seen.sessions = Some(self.count(window, None, None).await?);
+    /// The cheapest plan from history. Without history, the first page of every
+    /// session gives the total; when paging them all is not obviously cheapest, one
+    /// `limit=1` call per state gives the per-state totals, and the groups are listed
+    /// when a split would count some states.
+    async fn auto(
+        &self,
+        window: &Window<'_>,
+        seen: &mut Seen,
+    ) -> Result<SessionTally, CollectError> {
+        let mut first_page = None;
+        if seen.shape().is_none() {
+            let first = self.page(window, None, 0).await?;
+            let total = plausible(API_LIST_SESSIONS, || "count".to_string(), first.count)?;
+            if paging_calls(total) <= CHEAPEST_SPLIT {
+                return self.page_everything(window, seen, Some(first)).await;
+            }
+            let counts: Vec<Result<(usize, u64), CollectError>> =
+                futures_util::stream::iter(0..UPSTREAM_STATES.len())
+                    .map(|i| async move {
+                        let n = self.count(window, Some(UPSTREAM_STATES[i].0), None).await?;
+                        Ok((i, n))
+                    })
+                    .buffer_unordered(self.ctx.target.concurrency)
+                    .collect()
+                    .await;
+            let mut per_state = [0u64; 5];
+            for c in counts {
+                let (i, n) = c?;
+                per_state[i] = n;
+            }
+            seen.per_state = Some(per_state);
+            seen.total = Some(total);
+            first_page = Some(first);
         }
-        let sessions = seen.sessions.unwrap_or(0);
-        if seen.groups.is_none() && paging_calls(sessions) > count_calls(1) {
-            seen.groups = Some(self.list_groups(window).await?.len() as u64);
+        if seen.cheapest() == StatePlan::PAGING {
+            return self.page_everything(window, seen, first_page).await;
         }
-        *self.seen.lock().expect("plan lock") = seen;
-        Ok(match seen.groups {
-            Some(groups) if count_calls(groups) < paging_calls(sessions) => SessionPlan::Counts,
-            _ => SessionPlan::Paging,
-        })
+        // A split counts some states per group: list the groups (the split needs them
+        // anyway), and choose again with their true number.
+        let groups = self.list_groups(window).await?;
+        seen.groups = Some(groups.len() as u64);
+        let plan = seen.cheapest();
+        if plan == StatePlan::PAGING {
+            return self.page_everything(window, seen, first_page).await;
+        }
+        let total = first_page.map(|p| p.count);
+        self.split(window, seen, plan, Some(groups), total).await
     }
 
-    /// Reads every session of the window, page by page. The first page gives the
-    /// total and the server's page size; the remaining pages are fetched with up to
-    /// `concurrency` in flight, and each must hold exactly the sessions its offset
-    /// promises, so no session is missed or counted twice.
-    async fn by_paging(&self, window: &Window<'_>) -> Result<SessionTally, CollectError> {
-        let mut tally = SessionTally::default();
-        let first = self.page(window, 0).await?;
-        let expected = plausible(API_LIST_SESSIONS, || "count".to_string(), first.count)?;
-        let stride = first.items.len() as u64;
-        check_page(0, stride, expected, MAX_PAGE_SIZE, &first)?;
-        for item in &first.items {
-            tally.add(item);
-        }
-        {
-            let mut seen = self.seen.lock().expect("plan lock");
-            seen.sessions = Some(expected);
-        }
-        if stride >= expected {
-            return Ok(tally);
-        }
-        let mut pages = futures_util::stream::iter((stride..expected).step_by(stride as usize))
-            .map(|offset| async move { (offset, self.page(window, offset).await) })
-            .buffer_unordered(self.ctx.target.concurrency);
-        while let Some((offset, page)) = pages.next().await {
-            let page = page?;
-            check_page(offset, stride, expected, MAX_PAGE_SIZE, &page)?;
-            for item in &page.items {
-                tally.add(item);
+    /// Reads every session of the window, page by page (see [`Self::page_run`]),
+    /// starting from `first` when the poll already has the first page.
+    async fn page_everything(
+        &self,
+        window: &Window<'_>,
+        seen: &mut Seen,
+        first: Option<SessionPage>,
+    ) -> Result<SessionTally, CollectError> {
+        let mut fold = Fold::default();
+        let total = self.page_run(window, None, first, &mut fold, None).await?;
+        seen.total = Some(total);
+        seen.per_state = Some(fold.per_state);
+        seen.groups_seen = fold.group_ids.len() as u64;
+        // Without a group listing only sessions lacking a group ID are known to be
+        // uncountable; earlier evidence stays until a split checks it or it ages out.
+        for (i, outside) in fold.outside.iter().enumerate() {
+            if *outside > 0 {
+                seen.uncountable(i);
             }
         }
-        Ok(tally)
+        Ok(fold.tally)
     }
 
-    /// One page of every session in the window.
-    async fn page(&self, window: &Window<'_>, offset: u64) -> Result<SessionPage, CollectError> {
-        let mut query = ListSessionsQuery::window(window.begin, window.end);
-        query.offset = offset;
-        Ok(workspace_app::list_sessions(
-            &self.ctx.client,
-            &self.ctx.target.app_endpoint,
-            window.project_id,
-            &query,
-        )
-        .await?)
-    }
-
-    /// Counts sessions per listed server group and known state. Returns `None` when
-    /// the counts do not add up to the total (sessions in other states, or outside
-    /// the listed groups): only paging sees those.
-    async fn by_counts(&self, window: &Window<'_>) -> Result<Option<SessionTally>, CollectError> {
-        let groups = self.list_groups(window).await?;
-        let total = self.count(window, None, None).await?;
+    /// One poll of `plan` when it counts some states: the paged states in one
+    /// filtered paging run, the counted ones per listed group, and the total to check
+    /// that nothing was missed; pages everything when the parts do not add up.
+    async fn split(
+        &self,
+        window: &Window<'_>,
+        seen: &mut Seen,
+        plan: StatePlan,
+        groups: Option<Vec<ServerGroup>>,
+        total: Option<u64>,
+    ) -> Result<SessionTally, CollectError> {
+        let groups = match groups {
+            Some(g) => g,
+            None => self.list_groups(window).await?,
+        };
+        seen.groups = Some(groups.len() as u64);
+        let total = match total {
+            Some(t) => t,
+            None => self.count(window, None, None).await?,
+        };
+        let listed: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let mut fold = Fold::default();
+        let paged = if plan.paged == 0 {
+            0
+        } else {
+            self.page_run(window, plan.filter(), None, &mut fold, Some(&listed))
+                .await?
+        };
+        let counted: Vec<usize> = (0..UPSTREAM_STATES.len())
+            .filter(|&i| !plan.pages(i))
+            .collect();
         let queries: Vec<(usize, usize)> = (0..groups.len())
-            .flat_map(|g| (0..UPSTREAM_STATES.len()).map(move |s| (g, s)))
+            .flat_map(|g| counted.iter().map(move |&s| (g, s)))
             .collect();
         let counts: Vec<Result<(usize, usize, u64), CollectError>> =
             futures_util::stream::iter(queries)
@@ -276,27 +509,50 @@ impl AppSessionsCollector {
                 .collect()
                 .await;
         let mut per_group = vec![[0u64; 5]; groups.len()];
-        let mut sum = 0u64;
+        let mut counted_per_state = [0u64; 5];
         for c in counts {
             let (g, s, n) = c?;
             per_group[g][s] = n;
-            sum = sum.saturating_add(n);
+            counted_per_state[s] = counted_per_state[s].saturating_add(n);
         }
-        {
-            let mut seen = self.seen.lock().expect("plan lock");
-            seen.sessions = Some(total);
-            seen.groups = Some(groups.len() as u64);
-        }
+        let sum = counted_per_state
+            .iter()
+            .fold(paged, |a, n| a.saturating_add(*n));
         if sum != total {
             tracing::debug!(
                 target_name = %self.ctx.target.name,
                 counted = sum,
                 total,
-                "session counts do not add up (other states, ungrouped sessions, or churn); paging instead"
+                "session counts do not add up (other states, sessions outside the listed groups, or churn); paging instead"
             );
-            return Ok(None);
+            let tally = self.page_everything(window, seen, None).await?;
+            // A counted state whose count fell short of what paging found has sessions
+            // outside the listed groups: page it from now on (until a split that pages
+            // it finds none outside).
+            if let Some(per_state) = seen.per_state {
+                for &s in &counted {
+                    if counted_per_state[s] != per_state[s] {
+                        seen.uncountable(s);
+                    }
+                }
+            }
+            return Ok(tally);
         }
-        let mut tally = SessionTally::default();
+        let mut per_state = fold.per_state;
+        for &s in &counted {
+            per_state[s] = counted_per_state[s];
+        }
+        seen.per_state = Some(per_state);
+        seen.total = Some(total);
+        for i in 0..UPSTREAM_STATES.len() {
+            let outside = plan.pages(i) && fold.outside[i] > 0;
+            if outside {
+                seen.uncountable(i);
+            } else {
+                seen.must_page &= !(1 << i);
+            }
+        }
+        let mut tally = fold.tally;
         for (group, counts) in groups.iter().zip(per_group) {
             if counts.iter().all(|n| *n == 0) {
                 continue;
@@ -311,11 +567,70 @@ impl AppSessionsCollector {
                 .groups
                 .entry(label.to_string())
                 .or_insert_with(|| KNOWN_STATES.iter().map(|s| (s.to_string(), 0)).collect());
-            for ((_, state), n) in UPSTREAM_STATES.iter().zip(counts) {
-                *states.entry(state.to_string()).or_insert(0) += n;
+            for &s in &counted {
+                *states.entry(UPSTREAM_STATES[s].1.to_string()).or_insert(0) += counts[s];
             }
         }
-        Ok(Some(tally))
+        Ok(tally)
+    }
+
+    /// Reads every session matching `states` (all when `None`), page by page, into
+    /// `fold`, and returns their number. The first page (fetched here unless given)
+    /// gives the total and the server's page size; the remaining pages are fetched with
+    /// up to `concurrency` in flight, and each must hold exactly the sessions its offset
+    /// promises, so no session is missed or counted twice.
+    async fn page_run(
+        &self,
+        window: &Window<'_>,
+        states: Option<String>,
+        first: Option<SessionPage>,
+        fold: &mut Fold,
+        listed: Option<&HashSet<&str>>,
+    ) -> Result<u64, CollectError> {
+        let first = match first {
+            Some(page) => page,
+            None => self.page(window, states.clone(), 0).await?,
+        };
+        let expected = plausible(API_LIST_SESSIONS, || "count".to_string(), first.count)?;
+        let stride = first.items.len() as u64;
+        check_page(0, stride, expected, MAX_PAGE_SIZE, &first)?;
+        for item in &first.items {
+            fold.add(item, listed);
+        }
+        if stride >= expected {
+            return Ok(expected);
+        }
+        let states = &states;
+        let mut pages = futures_util::stream::iter((stride..expected).step_by(stride as usize))
+            .map(|offset| async move { (offset, self.page(window, states.clone(), offset).await) })
+            .buffer_unordered(self.ctx.target.concurrency);
+        while let Some((offset, page)) = pages.next().await {
+            let page = page?;
+            check_page(offset, stride, expected, MAX_PAGE_SIZE, &page)?;
+            for item in &page.items {
+                fold.add(item, listed);
+            }
+        }
+        Ok(expected)
+    }
+
+    /// One page of the sessions in `states` (all when `None`).
+    async fn page(
+        &self,
+        window: &Window<'_>,
+        states: Option<String>,
+        offset: u64,
+    ) -> Result<SessionPage, CollectError> {
+        let mut query = ListSessionsQuery::window(window.begin, window.end);
+        query.offset = offset;
+        query.session_state = states;
+        Ok(workspace_app::list_sessions(
+            window.client,
+            &self.ctx.target.app_endpoint,
+            window.project_id,
+            &query,
+        )
+        .await?)
     }
 
     /// The number of sessions matching the filters, from one `limit=1` call.
@@ -327,10 +642,10 @@ impl AppSessionsCollector {
     ) -> Result<u64, CollectError> {
         let mut query = ListSessionsQuery::window(window.begin, window.end);
         query.limit = 1;
-        query.session_state = state;
+        query.session_state = state.map(str::to_string);
         query.app_server_group_id = group;
         let page = workspace_app::list_sessions(
-            &self.ctx.client,
+            window.client,
             &self.ctx.target.app_endpoint,
             window.project_id,
             &query,
@@ -344,7 +659,7 @@ impl AppSessionsCollector {
         let mut groups = Vec::new();
         loop {
             let page = workspace_app::list_app_server_groups(
-                &self.ctx.client,
+                window.client,
                 &self.ctx.target.app_endpoint,
                 window.project_id,
                 groups.len() as u64,
@@ -369,6 +684,17 @@ impl AppSessionsCollector {
                     ),
                 });
             }
+        }
+    }
+
+    /// Calls the next poll expects, from what the last poll learned.
+    fn planned(&self) -> Option<u64> {
+        let seen = self.seen();
+        let shape = seen.shape();
+        match self.ctx.target.session_plan {
+            SessionPlan::Paging => seen.total.map(paging_calls),
+            SessionPlan::Counts => seen.groups.map(count_calls),
+            SessionPlan::Auto => shape.map(|s| seen.cheapest().calls(&s)),
         }
     }
 }
@@ -419,12 +745,12 @@ pub fn check_page(
 }
 
 impl Collector for AppSessionsCollector {
-    fn name(&self) -> &'static str {
-        "app_sessions"
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 
-    fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once(now))
+    fn planned_api_calls(&self) -> Option<u64> {
+        self.planned()
     }
 }
 
@@ -476,6 +802,51 @@ mod tests {
         assert!(check_page(240, 40, 250, 100, &page(250, 10)).is_ok());
         // An empty window is one empty page.
         assert!(check_page(0, 0, 0, 100, &page(0, 0)).is_ok());
+    }
+
+    #[test]
+    fn the_issue_examples_are_priced_as_the_issue_prices_them() {
+        // G = 60; Active 4,000, Disconnected 800, AppcInit 200, SignedOut 54,000,
+        // InitFail 1,000.
+        let shape = TenantShape {
+            per_state: [4_000, 800, 200, 54_000, 1_000],
+            total: 60_000,
+            groups: 60,
+        };
+        assert_eq!(StatePlan::PAGING.calls(&shape), 600);
+        assert_eq!(StatePlan::COUNTS.calls(&shape), 302);
+        let best = StatePlan::cheapest(&shape, 0);
+        assert_eq!(best.paged, 0b1_0111, "page all but SignedOut");
+        assert_eq!(best.calls(&shape), 122);
+        assert_eq!(
+            best.filter().as_deref(),
+            Some("Active,Disconnected,AppcInit,InitFail")
+        );
+        // SignedOut cannot be counted (sessions outside the groups): page it too.
+        assert_eq!(StatePlan::cheapest(&shape, 0b0_1000), StatePlan::PAGING);
+        // G = 200; 2,000 live, 95,000 SignedOut, 3,000 InitFail.
+        let shape = TenantShape {
+            per_state: [1_500, 400, 100, 95_000, 3_000],
+            total: 100_000,
+            groups: 200,
+        };
+        assert_eq!(StatePlan::PAGING.calls(&shape), 1_000);
+        assert_eq!(StatePlan::COUNTS.calls(&shape), 1_003);
+        assert_eq!(StatePlan::cheapest(&shape, 0).calls(&shape), 253);
+        // Sessions in an undocumented state: only paging sees them.
+        let odd = TenantShape {
+            total: 100_001,
+            ..shape
+        };
+        assert_eq!(StatePlan::cheapest(&odd, 0), StatePlan::PAGING);
+        // A tie goes to the plan that pages more.
+        let tiny = TenantShape {
+            per_state: [1, 1, 1, 0, 0],
+            total: 3,
+            groups: 1,
+        };
+        assert_eq!(StatePlan::cheapest(&tiny, 0), StatePlan::PAGING);
+        assert_eq!(StatePlan::PAGING.filter(), None);
     }
 
     #[test]

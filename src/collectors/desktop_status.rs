@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
-use crate::cloud::huawei::workspace::{self, API_CONNECTIONS_STATUS, DesktopGroupStatus};
+use super::{CollectError, Collector, Poll, PollFuture, plausible};
+use crate::cloud::huawei::HuaweiTargetContext;
+use crate::cloud::huawei::workspace::{
+    self, API_CONNECTIONS_STATUS, DESKTOP_COUNTS, DesktopCountKind,
+};
 
 /// Desktops by power status.
 pub const DESKTOPS: &str = "huaweicloud_workspace_desktops";
@@ -28,27 +29,28 @@ impl DesktopStatusCollector {
         DesktopStatusCollector { ctx }
     }
 
-    async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
-        let project_id = self.ctx.project_id().await?;
-        let answer = workspace::connections_status(
-            &self.ctx.client,
-            &self.ctx.target.workspace_endpoint,
-            project_id,
-        )
-        .await?;
+    async fn poll_once(
+        &self,
+        poll: Poll,
+    ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+        let client = self.ctx.client.for_poll(&poll.usage);
+        let project_id = self.ctx.project_id(&client).await?;
+        let answer =
+            workspace::connections_status(&client, &self.ctx.target.workspace_endpoint, project_id)
+                .await?;
 
         // Groups with the same name (or no name) are summed rather than overwritten.
         let mut groups: BTreeMap<String, [u64; 13]> = BTreeMap::new();
         for g in &answer.statics {
-            let name = match g.static_name.as_deref().map(str::trim) {
-                Some(n) if !n.is_empty() => n.to_string(),
-                _ => "unknown".to_string(),
+            let name = match g.static_name.trim() {
+                "" => "unknown".to_string(),
+                n => n.to_string(),
             };
-            let values = counts_of(g);
-            for (field, n) in FIELDS.iter().zip(values) {
+            let values = g.counts();
+            for (count, n) in DESKTOP_COUNTS.iter().zip(values) {
                 plausible(
                     API_CONNECTIONS_STATUS,
-                    || format!("desktop group {name:?}: {field}"),
+                    || format!("desktop group {name:?}: {}", count.field),
                     n,
                 )?;
             }
@@ -58,7 +60,7 @@ impl DesktopStatusCollector {
             }
         }
 
-        let series = self.ctx.series(project_id);
+        let series = super::huawei_series(&self.ctx, project_id);
         let desktops = series.gauge_vec(
             DESKTOPS,
             "Desktops in the desktop group by power status (running, stopped, hibernated, other); refreshed every poll interval.",
@@ -74,70 +76,24 @@ impl DesktopStatusCollector {
             "Desktops in the desktop group by login state (in_use, ready = idle, disconnected, unregistered, unknown); refreshed every poll interval.",
             &["desktop_group", "session_state"],
         );
-        for (group, c) in &groups {
-            let set = |vec: &prometheus::GaugeVec, label: &str, value: u64| {
-                vec.with_label_values(&[group.as_str(), label])
-                    .set(value as f64);
-            };
-            set(&desktops, "running", c[0]);
-            set(&desktops, "stopped", c[1]);
-            set(&desktops, "hibernated", c[2]);
-            set(&desktops, "other", c[3]);
-            set(&assignments, "attached", c[4]);
-            set(&assignments, "unattached", c[5]);
-            set(&assignments, "cannot_attach", c[6]);
-            set(&assignments, "in_process", c[7]);
-            set(&sessions, "in_use", c[8]);
-            set(&sessions, "ready", c[9]);
-            set(&sessions, "disconnected", c[10]);
-            set(&sessions, "unregistered", c[11]);
-            set(&sessions, "unknown", c[12]);
+        for (group, values) in &groups {
+            for (count, n) in DESKTOP_COUNTS.iter().zip(values) {
+                let gauge = match count.kind {
+                    DesktopCountKind::Power => &desktops,
+                    DesktopCountKind::Assignment => &assignments,
+                    DesktopCountKind::Login => &sessions,
+                };
+                gauge
+                    .with_label_values(&[group.as_str(), count.label])
+                    .set(*n as f64);
+            }
         }
         Ok(series.finish())
     }
 }
 
-/// Upstream field names, in the order of [`counts_of`].
-const FIELDS: [&str; 13] = [
-    "running_num",
-    "stop_num",
-    "hibernate_num",
-    "other_num",
-    "attached_num",
-    "unattached_num",
-    "cannot_attach_num",
-    "in_process_num",
-    "in_use_num",
-    "ready_num",
-    "disconnected_num",
-    "unregistered_num",
-    "unknown_num",
-];
-
-fn counts_of(g: &DesktopGroupStatus) -> [u64; 13] {
-    [
-        g.running_num,
-        g.stop_num,
-        g.hibernate_num,
-        g.other_num,
-        g.attached_num,
-        g.unattached_num,
-        g.cannot_attach_num,
-        g.in_process_num,
-        g.in_use_num,
-        g.ready_num,
-        g.disconnected_num,
-        g.unregistered_num,
-        g.unknown_num,
-    ]
-}
-
 impl Collector for DesktopStatusCollector {
-    fn name(&self) -> &'static str {
-        "desktop_status"
-    }
-
-    fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once())
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 }

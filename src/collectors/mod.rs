@@ -1,6 +1,7 @@
 //! Collectors: the "decode → convert" step. One file per data source; each implements
 //! [`Collector`], calls its cloud client, and turns the answers into a fresh set of
-//! series. The [`scheduler`](crate::scheduler), not the collector, times each poll,
+//! series. Every collector is one row of [`REGISTRY`], which configuration checking,
+//! the exporter's wiring and `--config.check` read. The [`scheduler`](crate::scheduler), not the collector, times each poll,
 //! records success or failure and hands the series to the [`store`](crate::store).
 
 pub mod app_sessions;
@@ -13,27 +14,168 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::cloud::alibaba::SagTargetContext;
+use crate::cloud::huawei::iam::DiscoveryError;
+use crate::cloud::huawei::{ApiError, HuaweiTargetContext};
+use crate::cloud::retry::PollUsage;
+use crate::config::ConfigError;
 use chrono::{DateTime, Utc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, Opts, Registry};
-use tokio::sync::OnceCell;
 
-use crate::cloud::huawei::iam::{self, DiscoveryError};
-use crate::cloud::huawei::{ApiError, HuaweiClient};
-use crate::config::{HuaweiCollectorKind, HuaweiTarget};
+/// Every collector: its name (the `collector` label and the value in a target's
+/// `collectors` list), whether a target runs it when its list is not given, a line for
+/// `--config.check` and the README, and how to build it for a target of its cloud.
+/// Adding a collector is one file and one row here.
+pub static REGISTRY: &[Registration] = &[
+    Registration {
+        name: "desktop_status",
+        default_enabled: true,
+        summary: "desktops per desktop group by power, assignment and login state",
+        factory: Factory::Huawei(|t| Arc::new(desktop_status::DesktopStatusCollector::new(t))),
+    },
+    Registration {
+        name: "online_users",
+        default_enabled: true,
+        summary: "users online now (latest bucket of today's history)",
+        factory: Factory::Huawei(|t| Arc::new(online_users::OnlineUsersCollector::new(t))),
+    },
+    Registration {
+        name: "app_sessions",
+        default_enabled: true,
+        summary: "application-streaming sessions per server group and state",
+        factory: Factory::Huawei(|t| Arc::new(app_sessions::AppSessionsCollector::new(t))),
+    },
+    Registration {
+        name: "sag_online_clients",
+        default_enabled: true,
+        summary: "SAG APP client accounts online, and since when",
+        factory: Factory::AlibabaSag(|t| {
+            Arc::new(sag_online_clients::SagOnlineClientsCollector::new(t))
+        }),
+    },
+];
+
+/// One row of [`REGISTRY`].
+#[derive(Debug)]
+pub struct Registration {
+    /// The collector's name.
+    pub name: &'static str,
+    /// Whether a target without a `collectors` list runs it.
+    pub default_enabled: bool,
+    /// What it exports, in a few words.
+    pub summary: &'static str,
+    /// How to build it; its variant says which cloud's targets run it.
+    pub factory: Factory,
+}
+
+/// How a collector is built from a target of its cloud.
+#[derive(Debug, Clone, Copy)]
+pub enum Factory {
+    /// A `[[huaweicloud]]` collector.
+    Huawei(fn(Arc<HuaweiTargetContext>) -> Arc<dyn Collector>),
+    /// An `[[alibabacloud_sag]]` collector.
+    AlibabaSag(fn(Arc<SagTargetContext>) -> Arc<dyn Collector>),
+}
+
+/// The clouds, by their configuration section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// `[[huaweicloud]]`.
+    Huawei,
+    /// `[[alibabacloud_sag]]`.
+    AlibabaSag,
+}
+
+impl Cloud {
+    /// The configuration section of its targets.
+    pub fn section(self) -> &'static str {
+        match self {
+            Cloud::Huawei => "huaweicloud",
+            Cloud::AlibabaSag => "alibabacloud_sag",
+        }
+    }
+}
+
+impl Registration {
+    /// The cloud whose targets run this collector.
+    pub fn cloud(&self) -> Cloud {
+        match self.factory {
+            Factory::Huawei(_) => Cloud::Huawei,
+            Factory::AlibabaSag(_) => Cloud::AlibabaSag,
+        }
+    }
+}
+
+/// The collectors a target of `cloud` runs: those named in its `collectors` list
+/// (`written`, as configuration checked it: no duplicates), or the cloud's
+/// default-enabled ones when the list is empty (not given). `index` is the target's
+/// position in its section, for the error's key.
+pub fn selected(
+    cloud: Cloud,
+    index: usize,
+    written: &[String],
+) -> Result<Vec<&'static Registration>, ConfigError> {
+    let of_cloud = || REGISTRY.iter().filter(move |r| r.cloud() == cloud);
+    if written.is_empty() {
+        return Ok(of_cloud().filter(|r| r.default_enabled).collect());
+    }
+    written
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            of_cloud().find(|r| r.name == name).ok_or_else(|| {
+                let valid: Vec<&str> = of_cloud().map(|r| r.name).collect();
+                ConfigError::new(
+                    format!("{}[{index}].collectors[{j}]", cloud.section()),
+                    format!(
+                        "unknown collector {name:?}; valid collectors: {}",
+                        valid.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks every target's `collectors` list against [`REGISTRY`]; returns how many
+/// collectors the configuration runs in all.
+pub fn check(config: &crate::config::Config) -> Result<usize, ConfigError> {
+    let mut count = 0;
+    for (i, t) in config.huaweicloud.iter().enumerate() {
+        count += selected(Cloud::Huawei, i, &t.collectors)?.len();
+    }
+    for (i, t) in config.alibabacloud_sag.iter().enumerate() {
+        count += selected(Cloud::AlibabaSag, i, &t.collectors)?.len();
+    }
+    Ok(count)
+}
 
 /// What one poll produces: the collector's complete set of metric families.
 pub type PollFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<MetricFamily>, CollectError>> + Send + 'a>>;
 
+/// What a collector gets for one poll from the scheduler.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The poll's start time (injected so tests can pin it).
+    pub now: DateTime<Utc>,
+    /// Where the poll's calls and rate-limit waits are counted.
+    pub usage: Arc<PollUsage>,
+}
+
 /// One data source of one target.
 pub trait Collector: Send + Sync {
-    /// The `collector` label value, e.g. `desktop_status`.
-    fn name(&self) -> &'static str;
+    /// Polls the cloud once and returns every series this collector exports. Its
+    /// calls go through clients made for this poll (`for_poll(&poll.usage)`), so the
+    /// scheduler can count them.
+    fn poll(&self, poll: Poll) -> PollFuture<'_>;
 
-    /// Polls the cloud once and returns every series this collector exports. `now` is
-    /// the poll's start time (injected so tests can pin it).
-    fn poll(&self, now: DateTime<Utc>) -> PollFuture<'_>;
+    /// Upstream calls the next poll expects to make, when the collector plans its
+    /// polls; `None` lets the scheduler assume as many as the last poll made.
+    fn planned_api_calls(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Counts above this are treated as corrupt upstream data rather than exported: no
@@ -122,74 +264,9 @@ impl SeriesBuilder {
     }
 }
 
-/// What every collector of one `[[huaweicloud]]` target shares: its configuration, its
-/// signed client and its project ID (configured, or discovered once through IAM).
-pub struct HuaweiTargetContext {
-    /// The target's validated configuration.
-    pub target: HuaweiTarget,
-    /// The signed HTTP client for this target.
-    pub client: HuaweiClient,
-    /// The project ID, resolved on first use and then kept.
-    project_id: OnceCell<String>,
-}
-
-impl HuaweiTargetContext {
-    /// Creates the context; a configured project ID is used as is.
-    pub fn new(target: HuaweiTarget, client: HuaweiClient) -> Self {
-        let project_id = match &target.project_id {
-            Some(p) => OnceCell::new_with(Some(p.clone())),
-            None => OnceCell::new(),
-        };
-        HuaweiTargetContext {
-            target,
-            client,
-            project_id,
-        }
-    }
-
-    /// The project ID, discovering it through IAM the first time if needed. A failed
-    /// discovery is retried on the next poll.
-    pub async fn project_id(&self) -> Result<&str, DiscoveryError> {
-        self.project_id
-            .get_or_try_init(|| async {
-                let id = iam::discover_project_id(
-                    &self.client,
-                    &self.target.iam_endpoint,
-                    &self.target.region,
-                )
-                .await?;
-                tracing::info!(target_name = %self.target.name, project_id = %id, "discovered project ID through IAM");
-                Ok(id)
-            })
-            .await
-            .map(String::as_str)
-    }
-
-    /// A series builder labelled with this target's region and project.
-    pub fn series(&self, project_id: &str) -> SeriesBuilder {
-        SeriesBuilder::new(&[("region", &self.target.region), ("project_id", project_id)])
-    }
-}
-
-/// The collectors a Huawei target runs, in configuration order.
-pub fn huawei_collectors(ctx: Arc<HuaweiTargetContext>) -> Vec<Arc<dyn Collector>> {
-    ctx.target
-        .collectors
-        .iter()
-        .map(|kind| -> Arc<dyn Collector> {
-            match kind {
-                HuaweiCollectorKind::DesktopStatus => {
-                    Arc::new(desktop_status::DesktopStatusCollector::new(ctx.clone()))
-                }
-                HuaweiCollectorKind::OnlineUsers => {
-                    Arc::new(online_users::OnlineUsersCollector::new(ctx.clone()))
-                }
-                HuaweiCollectorKind::AppSessions => {
-                    Arc::new(app_sessions::AppSessionsCollector::new(ctx.clone()))
-                }
-            }
-        })
-        .collect()
+/// A series builder labelled with a Huawei target's region and project.
+pub fn huawei_series(ctx: &HuaweiTargetContext, project_id: &str) -> SeriesBuilder {
+    SeriesBuilder::new(&[("region", &ctx.target.region), ("project_id", project_id)])
 }
 
 /// Turns an upstream value such as `AppcInit` or `Some Thing` into `appc_init` /
@@ -221,7 +298,42 @@ pub fn snake_case(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{SeriesBuilder, snake_case};
+    use super::{Cloud, REGISTRY, SeriesBuilder, selected, snake_case};
+
+    #[test]
+    fn a_target_without_a_list_runs_the_default_collectors() {
+        let names = |cloud| -> Vec<&str> {
+            selected(cloud, 0, &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(
+            names(Cloud::Huawei),
+            ["desktop_status", "online_users", "app_sessions"]
+        );
+        assert_eq!(names(Cloud::AlibabaSag), ["sag_online_clients"]);
+        let mut all: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), REGISTRY.len(), "collector names are unique");
+    }
+
+    #[test]
+    fn an_unknown_collector_is_named() {
+        let list = ["desktop_status".to_string(), "nope".to_string()];
+        let err = selected(Cloud::Huawei, 0, &list).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].collectors[1]");
+        assert!(err.problem.contains("\"nope\""), "{err}");
+        assert!(
+            err.problem
+                .contains("desktop_status, online_users, app_sessions")
+        );
+        // A collector of another cloud is unknown here.
+        let err = selected(Cloud::AlibabaSag, 2, &["app_sessions".to_string()]).unwrap_err();
+        assert_eq!(err.key, "alibabacloud_sag[2].collectors[0]");
+    }
 
     #[test]
     fn every_series_has_its_labels_sorted_by_name() {

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use super::{CollectError, Collector, HuaweiTargetContext, PollFuture, plausible};
+use super::{CollectError, Collector, Poll, PollFuture, plausible};
+use crate::cloud::huawei::HuaweiTargetContext;
 use crate::cloud::huawei::workspace::{self, API_ONLINE_USERS};
 
 /// Online users gauge.
@@ -23,16 +22,20 @@ impl OnlineUsersCollector {
         OnlineUsersCollector { ctx }
     }
 
-    async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
-        let project_id = self.ctx.project_id().await?;
+    async fn poll_once(
+        &self,
+        poll: Poll,
+    ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+        let client = self.ctx.client.for_poll(&poll.usage);
+        let project_id = self.ctx.project_id(&client).await?;
         let answer = workspace::online_users(
-            &self.ctx.client,
+            &client,
             &self.ctx.target.workspace_endpoint,
             project_id,
             "DAY",
         )
         .await?;
-        let series = self.ctx.series(project_id);
+        let series = super::huawei_series(&self.ctx, project_id);
         match answer.time_counts.last() {
             Some(latest) => {
                 let (_, count) =
@@ -63,11 +66,7 @@ impl OnlineUsersCollector {
 }
 
 impl Collector for OnlineUsersCollector {
-    fn name(&self) -> &'static str {
-        "online_users"
-    }
-
-    fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once())
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 }

@@ -8,18 +8,17 @@
 //! this poll; the others still export, and the poll counts as failed (`up` = 0).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
 
-use super::{CollectError, Collector, PollFuture, SeriesBuilder};
-use crate::cloud::alibaba::AlibabaClient;
+use super::{CollectError, Collector, Poll, PollFuture, SeriesBuilder};
 use crate::cloud::alibaba::sag::{
     self, API_DESCRIBE_CLIENT_USERS, CLIENT_USERS_PAGE_SIZE, STATISTICS_BATCH,
 };
+use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http::ApiError;
-use crate::config::SagTarget;
 
 /// Online clients per account.
 pub const USER_ONLINE_CLIENTS: &str = "alibabacloud_sag_user_online_clients";
@@ -31,10 +30,8 @@ const MAX_USER_PAGES: u64 = 10_000;
 
 /// Polls the SAG online clients of one target.
 pub struct SagOnlineClientsCollector {
-    /// The target's configuration.
-    target: SagTarget,
-    /// The signed client.
-    client: AlibabaClient,
+    /// The target's configuration and signed client.
+    ctx: Arc<SagTargetContext>,
 }
 
 /// What one account's call returned.
@@ -46,19 +43,23 @@ struct UserResult {
 
 impl SagOnlineClientsCollector {
     /// A collector for `target`.
-    pub fn new(target: SagTarget, client: AlibabaClient) -> Self {
-        SagOnlineClientsCollector { target, client }
+    pub fn new(ctx: Arc<SagTargetContext>) -> Self {
+        SagOnlineClientsCollector { ctx }
     }
 
     /// Lists every client account of an instance, page by page.
-    async fn list_users(&self, smartag_id: &str) -> Result<Vec<String>, CollectError> {
+    async fn list_users(
+        &self,
+        client: &AlibabaClient,
+        smartag_id: &str,
+    ) -> Result<Vec<String>, CollectError> {
         let mut users = Vec::new();
         let mut page_number = 1;
         loop {
             let page = sag::describe_client_users(
-                &self.client,
-                &self.target.endpoint,
-                &self.target.region,
+                client,
+                &self.ctx.target.endpoint,
+                &self.ctx.target.region,
                 smartag_id,
                 page_number,
             )
@@ -91,6 +92,7 @@ impl SagOnlineClientsCollector {
     /// account by account, so one bad account does not hide the others.
     async fn online_accounts(
         &self,
+        client: &AlibabaClient,
         work: Vec<(String, String)>,
     ) -> (Vec<(String, String)>, Vec<(String, String)>) {
         let mut batches: Vec<(String, Vec<String>)> = Vec::new();
@@ -105,16 +107,16 @@ impl SagOnlineClientsCollector {
         let answers: Vec<_> = stream::iter(batches)
             .map(|(smartag_id, users)| async move {
                 let answer = sag::describe_user_online_client_statistics(
-                    &self.client,
-                    &self.target.endpoint,
-                    &self.target.region,
+                    client,
+                    &self.ctx.target.endpoint,
+                    &self.ctx.target.region,
                     &smartag_id,
                     &users,
                 )
                 .await;
                 (smartag_id, users, answer)
             })
-            .buffer_unordered(self.target.concurrency)
+            .buffer_unordered(self.ctx.target.concurrency)
             .collect()
             .await;
         let (mut detail, mut offline) = (Vec::new(), Vec::new());
@@ -130,7 +132,7 @@ impl SagOnlineClientsCollector {
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(target_name = %self.target.name, smartag_id = %smartag_id, error = %e, "statistics call failed; asking account by account");
+                    tracing::debug!(target_name = %self.ctx.target.name, smartag_id = %smartag_id, error = %e, "statistics call failed; asking account by account");
                     detail.extend(users.into_iter().map(|u| (smartag_id.clone(), u)));
                 }
             }
@@ -138,10 +140,14 @@ impl SagOnlineClientsCollector {
         (detail, offline)
     }
 
-    async fn poll_once(&self) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+    async fn poll_once(
+        &self,
+        poll: Poll,
+    ) -> Result<Vec<prometheus::proto::MetricFamily>, CollectError> {
+        let client = &self.ctx.client.for_poll(&poll.usage);
         let mut failures: Vec<String> = Vec::new();
         let mut work: Vec<(String, String)> = Vec::new();
-        for instance in &self.target.instances {
+        for instance in &self.ctx.target.instances {
             match &instance.users {
                 Some(users) => {
                     work.extend(
@@ -150,25 +156,25 @@ impl SagOnlineClientsCollector {
                             .map(|u| (instance.smartag_id.clone(), u.clone())),
                     );
                 }
-                None => match self.list_users(&instance.smartag_id).await {
+                None => match self.list_users(client, &instance.smartag_id).await {
                     Ok(users) => {
                         work.extend(users.into_iter().map(|u| (instance.smartag_id.clone(), u)))
                     }
                     Err(e) => {
-                        tracing::warn!(target_name = %self.target.name, smartag_id = %instance.smartag_id, error = %e, "cannot list the instance's client accounts");
+                        tracing::warn!(target_name = %self.ctx.target.name, smartag_id = %instance.smartag_id, error = %e, "cannot list the instance's client accounts");
                         failures.push(format!("{}: {e}", instance.smartag_id));
                     }
                 },
             }
         }
 
-        let (work, offline) = self.online_accounts(work).await;
+        let (work, offline) = self.online_accounts(client, work).await;
         let results: Vec<UserResult> = stream::iter(work)
             .map(|(smartag_id, user)| async move {
                 let clients = sag::describe_user_online_clients(
-                    &self.client,
-                    &self.target.endpoint,
-                    &self.target.region,
+                    client,
+                    &self.ctx.target.endpoint,
+                    &self.ctx.target.region,
                     &smartag_id,
                     &user,
                 )
@@ -179,11 +185,11 @@ impl SagOnlineClientsCollector {
                     clients,
                 }
             })
-            .buffer_unordered(self.target.concurrency)
+            .buffer_unordered(self.ctx.target.concurrency)
             .collect()
             .await;
 
-        let series = SeriesBuilder::new(&[("region", &self.target.region)]);
+        let series = SeriesBuilder::new(&[("region", &self.ctx.target.region)]);
         let online = series.gauge_vec(
             USER_ONLINE_CLIENTS,
             "SAG APP clients online for the client account (0 when none); refreshed every poll interval.",
@@ -204,7 +210,7 @@ impl SagOnlineClientsCollector {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(
-                        target_name = %self.target.name,
+                        target_name = %self.ctx.target.name,
                         smartag_id = %r.smartag_id,
                         user = %r.user,
                         error = %e,
@@ -222,7 +228,7 @@ impl SagOnlineClientsCollector {
             let (by_ip, unusable) = answer.online_since_by_ip();
             for c in unusable {
                 tracing::warn!(
-                    target_name = %self.target.name,
+                    target_name = %self.ctx.target.name,
                     smartag_id = %r.smartag_id,
                     user = %r.user,
                     client_ip = ?c.client_ip,
@@ -249,11 +255,7 @@ impl SagOnlineClientsCollector {
 }
 
 impl Collector for SagOnlineClientsCollector {
-    fn name(&self) -> &'static str {
-        "sag_online_clients"
-    }
-
-    fn poll(&self, _now: DateTime<Utc>) -> PollFuture<'_> {
-        Box::pin(self.poll_once())
+    fn poll(&self, poll: Poll) -> PollFuture<'_> {
+        Box::pin(self.poll_once(poll))
     }
 }

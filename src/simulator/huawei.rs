@@ -313,7 +313,8 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     let auth = req
         .header("authorization")
         .ok_or("no Authorization header")?;
-    let parsed = signer::parse_authorization(auth).ok_or("Authorization is not SDK-HMAC-SHA256")?;
+    let parsed = super::parse_authorization(auth, signer::ALGORITHM, "Access")
+        .ok_or("Authorization is not SDK-HMAC-SHA256")?;
     let credential = scenario
         .credentials
         .iter()

@@ -111,6 +111,10 @@ impl Fault {
     }
 }
 
+/// Arrival times kept for [`Simulator::arrivals`]: enough for a test's polls, bounded
+/// for a long demo.
+pub const ARRIVALS_KEPT: usize = 100_000;
+
 /// A fault and how many more requests it applies to (`None`: until cleared).
 #[derive(Debug, Clone)]
 struct FaultRule {
@@ -195,6 +199,9 @@ struct State {
     faults: BTreeMap<Route, FaultRule>,
     /// Requests answered per route (any status).
     requests: BTreeMap<Route, u64>,
+    /// When the latest requests arrived (tokio's clock, so a paused test clock shows
+    /// the exporter's pace), at most [`ARRIVALS_KEPT`] of them.
+    arrivals: std::collections::VecDeque<tokio::time::Instant>,
     /// Requests rejected for a bad or missing signature.
     rejected_signatures: u64,
 }
@@ -217,6 +224,7 @@ impl Simulator {
             served: Served::new(scenario),
             faults: BTreeMap::new(),
             requests: BTreeMap::new(),
+            arrivals: std::collections::VecDeque::new(),
             rejected_signatures: 0,
         }));
         let shutdown = CancellationToken::new();
@@ -264,6 +272,13 @@ impl Simulator {
     pub fn requests(&self, route: Route) -> u64 {
         let state = self.state.lock().expect("simulator lock");
         state.requests.get(&route).copied().unwrap_or(0)
+    }
+
+    /// When the latest signed requests (any route, at most [`ARRIVALS_KEPT`]) arrived,
+    /// oldest first.
+    pub fn arrivals(&self) -> Vec<tokio::time::Instant> {
+        let state = self.state.lock().expect("simulator lock");
+        state.arrivals.iter().copied().collect()
     }
 
     /// Requests rejected for their signature so far.
@@ -457,6 +472,10 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
     let fault = {
         let mut state = state.lock().expect("simulator lock");
         *state.requests.entry(route).or_insert(0) += 1;
+        if state.arrivals.len() == ARRIVALS_KEPT {
+            state.arrivals.pop_front();
+        }
+        state.arrivals.push_back(tokio::time::Instant::now());
         match state.faults.get_mut(&route) {
             Some(rule) => {
                 let fault = rule.fault.clone();
@@ -583,4 +602,65 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, String> {
             Ok((decode(k)?, decode(v)?))
         })
         .collect()
+}
+
+/// The parts of a signed request's `Authorization` header, as the simulated clouds
+/// read it: `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…` (Huawei) or
+/// `ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…` (Alibaba).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedAuthorization {
+    /// The access key the client names.
+    pub access_key: String,
+    /// The signed header names, lower case.
+    pub signed_headers: Vec<String>,
+    /// The hex signature.
+    pub signature: String,
+}
+
+/// Parses an `Authorization` value of `algorithm`, whose access key is in the
+/// `key_field` part; `None` when it has another algorithm or another shape.
+pub(crate) fn parse_authorization(
+    value: &str,
+    algorithm: &str,
+    key_field: &str,
+) -> Option<ParsedAuthorization> {
+    let rest = value.strip_prefix(algorithm)?.strip_prefix(' ')?;
+    let (mut key, mut signed, mut sig) = (None, None, None);
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        match k {
+            "SignedHeaders" => signed = Some(v.split(';').map(str::to_string).collect()),
+            "Signature" => sig = Some(v.to_string()),
+            k if k == key_field => key = Some(v.to_string()),
+            _ => return None,
+        }
+    }
+    Some(ParsedAuthorization {
+        access_key: key?,
+        signed_headers: signed?,
+        signature: sig?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_authorization;
+
+    #[test]
+    fn authorization_headers_of_both_clouds_parse() {
+        let auth = "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=abcd";
+        let parsed = parse_authorization(auth, "SDK-HMAC-SHA256", "Access").unwrap();
+        assert_eq!(parsed.access_key, "AK1");
+        assert_eq!(parsed.signed_headers, vec!["host", "x-sdk-date"]);
+        assert_eq!(parsed.signature, "abcd");
+        assert!(parse_authorization("Basic abc", "SDK-HMAC-SHA256", "Access").is_none());
+        let auth = "ACS3-HMAC-SHA256 Credential=ID,SignedHeaders=a;b,Signature=ff";
+        let p = parse_authorization(auth, "ACS3-HMAC-SHA256", "Credential").unwrap();
+        assert_eq!(p.access_key, "ID");
+        assert_eq!(p.signed_headers, vec!["a", "b"]);
+        assert!(
+            parse_authorization("SDK-HMAC-SHA256 Access=x", "ACS3-HMAC-SHA256", "Credential")
+                .is_none()
+        );
+    }
 }

@@ -173,12 +173,12 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     let auth = req
         .header("authorization")
         .ok_or("no Authorization header")?;
-    let parsed =
-        signer::parse_authorization(auth).ok_or("Authorization is not ACS3-HMAC-SHA256")?;
+    let parsed = super::parse_authorization(auth, signer::ALGORITHM, "Credential")
+        .ok_or("Authorization is not ACS3-HMAC-SHA256")?;
     let credential = scenario
         .sag_credentials
         .iter()
-        .find(|c| c.access_key == parsed.access_key_id)
+        .find(|c| c.access_key == parsed.access_key)
         .ok_or("unknown AccessKey ID")?;
     for required in [
         "host",

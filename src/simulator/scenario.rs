@@ -1,40 +1,9 @@
 //! The simulated cloud's data: desktop groups, online-user history, application
 //! sessions, and how the demo makes them move over time.
 
-use serde::Serialize;
-
-/// Counts of one desktop group, as `connections/status` reports them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SimDesktopGroup {
-    /// Group name (`static_name`).
-    pub static_name: String,
-    /// Power states.
-    pub running_num: u64,
-    /// Stopped desktops.
-    pub stop_num: u64,
-    /// Hibernated desktops.
-    pub hibernate_num: u64,
-    /// Other power states.
-    pub other_num: u64,
-    /// Assigned desktops.
-    pub attached_num: u64,
-    /// Unassigned desktops.
-    pub unattached_num: u64,
-    /// Desktops that cannot be assigned.
-    pub cannot_attach_num: u64,
-    /// Desktops being assigned.
-    pub in_process_num: u64,
-    /// Desktops with a connected user.
-    pub in_use_num: u64,
-    /// Desktops whose agent has not registered.
-    pub unregistered_num: u64,
-    /// Idle desktops.
-    pub ready_num: u64,
-    /// Desktops with a disconnected session.
-    pub disconnected_num: u64,
-    /// Desktops in an unknown login state.
-    pub unknown_num: u64,
-}
+/// Counts of one desktop group, as `connections/status` reports them: the client's own
+/// type, so the simulator serves exactly the fields the exporter reads.
+pub use crate::cloud::huawei::workspace::DesktopGroupStatus as SimDesktopGroup;
 
 /// One application-streaming session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +227,8 @@ impl Scenario {
         groups
     }
 
-    /// A large tenant for benchmarks: `desktop_groups` desktop groups, `server_groups`
+    /// A large tenant for benchmarks (sessions split evenly over the five states; see
+    /// [`split_typically`] for a tenant of ordinary shape): `desktop_groups` desktop groups, `server_groups`
     /// application server groups holding `sessions` sessions in the documented states,
     /// and `sag_users` SAG client accounts (one in five online) on one instance.
     pub fn large(
@@ -285,23 +255,7 @@ impl Scenario {
         s.server_groups = (0..server_groups.max(1))
             .map(|g| (format!("asg-{g:04}"), Some(format!("Server group {g}"))))
             .collect();
-        let states = [
-            "Active",
-            "Disconnected",
-            "AppcInit",
-            "SignedOut",
-            "InitFail",
-        ];
-        s.sessions = (0..sessions)
-            .map(|i| {
-                let (id, name) = &s.server_groups[i % s.server_groups.len()];
-                SimSession {
-                    server_group_id: Some(id.clone()),
-                    server_group_name: name.clone(),
-                    state: states[(i / 7) % 5].into(),
-                }
-            })
-            .collect();
+        s.set_sessions(split_evenly(sessions));
         s.sag_instances = vec![SimSagInstance {
             smartag_id: DEMO_SAG_INSTANCES[0].into(),
             region: DEMO_SAG_REGION.into(),
@@ -321,6 +275,59 @@ impl Scenario {
         }];
         s.time_counts = vec!["00:00 : 10".into(), "01:00 : 20".into()];
         s
+    }
+
+    /// Replaces the sessions: `per_state[i]` sessions in [`SESSION_STATES`]`[i]`, spread
+    /// over the server groups in turn (one group when none are listed).
+    pub fn set_sessions(&mut self, per_state: [usize; 5]) {
+        if self.server_groups.is_empty() {
+            self.server_groups = vec![("asg-0000".into(), Some("Server group 0".into()))];
+        }
+        let groups = self.server_groups.len();
+        self.sessions = per_state
+            .iter()
+            .zip(SESSION_STATES)
+            .flat_map(|(n, state)| std::iter::repeat_n(state, *n))
+            .enumerate()
+            .map(|(i, state)| {
+                let (id, name) = &self.server_groups[i % groups];
+                SimSession {
+                    server_group_id: Some(id.clone()),
+                    server_group_name: name.clone(),
+                    state: state.to_string(),
+                }
+            })
+            .collect();
+    }
+
+    /// The fewest `list-sessions` and group-listing calls any `app_sessions` plan needs
+    /// for this tenant, priced here, apart from the collector, as the plans are
+    /// specified: for each set P of paged states, ⌈N_P/100⌉ (none when P is empty; the
+    /// unfiltered total when P holds every state) plus, unless P holds every state,
+    /// ⌈G/100⌉ + |C|·G for the counted states C and one total. Tests and the quota
+    /// benchmark compare the exporter's choice with it.
+    pub fn optimal_app_session_calls(&self) -> u64 {
+        let groups = self.server_groups().len() as u64;
+        let per_state: Vec<u64> = SESSION_STATES
+            .iter()
+            .map(|st| self.sessions.iter().filter(|x| x.state == *st).count() as u64)
+            .collect();
+        let pages = |n: u64| n.div_ceil(100).max(1);
+        (0u32..32)
+            .map(|p| {
+                if p == 31 {
+                    return pages(self.sessions.len() as u64);
+                }
+                let paged: u64 = (0..5)
+                    .filter(|i| p & (1 << i) != 0)
+                    .map(|i| per_state[i])
+                    .sum();
+                let counted = 5 - u64::from(p.count_ones());
+                let paging = if p == 0 { 0 } else { pages(paged) };
+                paging + groups.div_ceil(100).max(1) + counted * groups + 1
+            })
+            .min()
+            .unwrap_or(1)
     }
 
     /// Total desktops in use now.
@@ -405,4 +412,29 @@ impl Scenario {
             }
         }
     }
+}
+
+/// The documented application-session states.
+pub const SESSION_STATES: [&str; 5] = [
+    "Active",
+    "Disconnected",
+    "AppcInit",
+    "SignedOut",
+    "InitFail",
+];
+
+/// `sessions` split evenly over [`SESSION_STATES`].
+pub fn split_evenly(sessions: usize) -> [usize; 5] {
+    std::array::from_fn(|i| sessions / 5 + usize::from(i < sessions % 5))
+}
+
+/// `sessions` split as in an ordinary day of a tenant: most sessions of the last 24 h
+/// have signed out (90 %), a few are live (Active 6.7 %, Disconnected 1.3 %, AppcInit
+/// 0.3 %) and some failed to start (1.7 %). 60,000 sessions give 4,000 Active, 800
+/// Disconnected, 200 AppcInit, 54,000 SignedOut and 1,000 InitFail.
+pub fn split_typically(sessions: usize) -> [usize; 5] {
+    const PER_300: [usize; 5] = [20, 4, 1, 270, 5];
+    let mut split = PER_300.map(|w| sessions * w / 300);
+    split[3] += sessions - split.iter().sum::<usize>();
+    split
 }

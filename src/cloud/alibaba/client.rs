@@ -2,17 +2,19 @@
 //! body, signed with [`signer`](super::signer) (`ACS3-HMAC-SHA256`), sent with reqwest,
 //! counted in the self-metrics, and read within the body-size limit.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
+use crate::cloud::credentials::Credentials;
 use crate::cloud::http::{
     ApiError, ClientSettings, decode, header_value, host_header, read_limited,
 };
-use crate::cloud::retry::{CallSite, send_with_retries};
+use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
 use crate::cloud::signing::hex_sha256;
-use crate::config::AlibabaCredentials;
 
 /// One RPC call, before signing.
 #[derive(Debug, Clone)]
@@ -35,23 +37,27 @@ pub struct AlibabaClient {
     /// Shared connection pool.
     http: reqwest::Client,
     /// Credentials of this target.
-    credentials: AlibabaCredentials,
+    credentials: Credentials,
     /// Target name, limits, retries and metrics.
     settings: ClientSettings,
 }
 
 impl AlibabaClient {
     /// Creates a client for one target.
-    pub fn new(
-        http: reqwest::Client,
-        credentials: AlibabaCredentials,
-        settings: ClientSettings,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, credentials: Credentials, settings: ClientSettings) -> Self {
         AlibabaClient {
             http,
             credentials,
             settings,
         }
+    }
+
+    /// This client for one poll: its calls are counted in, and queue at the rate limit
+    /// under the name of, `usage`.
+    pub fn for_poll(&self, usage: &Arc<PollUsage>) -> Self {
+        let mut client = self.clone();
+        client.settings.usage = Some(usage.clone());
+        client
     }
 
     /// Calls an RPC action (retried as [`crate::cloud::retry`] describes) and decodes
@@ -63,14 +69,7 @@ impl AlibabaClient {
             api: req.api,
             host: &host,
         };
-        let response = send_with_retries(
-            site,
-            self.settings.retry,
-            &self.settings.limiter,
-            &self.settings.metrics,
-            || self.build(req, &host),
-        )
-        .await?;
+        let response = send_with_retries(site, &self.settings, || self.build(req, &host)).await?;
         let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
         decode(req.api, &body)
     }
@@ -96,7 +95,7 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
             ("user-agent".into(), crate::USER_AGENT.into()),
         ];
-        if let Some(token) = &self.credentials.security_token {
+        if let Some(token) = &self.credentials.keys().security_token {
             headers.push(("x-acs-security-token".into(), token.expose().to_string()));
         }
         let signature = signer::sign(
@@ -107,8 +106,8 @@ impl AlibabaClient {
                 headers: &headers,
                 body: b"",
             },
-            self.credentials.access_key_id.expose(),
-            self.credentials.access_key_secret.expose(),
+            self.credentials.keys().access_key.expose(),
+            self.credentials.keys().secret_key.expose(),
         );
         let mut url = req.endpoint.clone();
         let query = signer::canonical_query(&req.query);

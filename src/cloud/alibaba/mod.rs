@@ -4,5 +4,7 @@
 pub mod client;
 pub mod sag;
 pub mod signer;
+pub mod target;
 
 pub use client::{AlibabaClient, RpcRequest};
+pub use target::SagTargetContext;

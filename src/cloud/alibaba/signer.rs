@@ -8,42 +8,13 @@
 
 use chrono::{DateTime, Utc};
 
+pub use crate::cloud::signing::{RequestToSign, Signature};
 use crate::cloud::signing::{
     canonical_headers, encode_unreserved, hex_hmac_sha256, hex_sha256, normalized_headers,
 };
 
 /// The algorithm name, first word of the `Authorization` header.
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
-
-/// A request as the signer sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestToSign<'a> {
-    /// HTTP method, any case.
-    pub method: &'a str,
-    /// Path; `/` for RPC-style APIs. Used as is.
-    pub path: &'a str,
-    /// Query parameters, raw.
-    pub query: &'a [(String, String)],
-    /// Every header to sign (all headers sent except `Authorization`).
-    pub headers: &'a [(String, String)],
-    /// The request body.
-    pub body: &'a [u8],
-}
-
-/// The outcome of signing, stage by stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature {
-    /// Stage 1.
-    pub canonical_request: String,
-    /// Stage 2.
-    pub string_to_sign: String,
-    /// Lower-case header names joined with `;`.
-    pub signed_headers: String,
-    /// Stage 3: hex HMAC-SHA256.
-    pub signature: String,
-    /// The `Authorization` header value.
-    pub authorization: String,
-}
 
 /// `x-acs-date` format: `2026-11-22T05:30:00Z`.
 pub fn acs_date(now: DateTime<Utc>) -> String {
@@ -105,37 +76,6 @@ pub fn sign(req: &RequestToSign<'_>, access_key_id: &str, access_key_secret: &st
     }
 }
 
-/// The parts of an `Authorization: ACS3-HMAC-SHA256 ...` header, as a server reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization {
-    /// AccessKey ID.
-    pub access_key_id: String,
-    /// Signed header names.
-    pub signed_headers: Vec<String>,
-    /// Hex signature.
-    pub signature: String,
-}
-
-/// Parses an `Authorization` header value; `None` when it is not `ACS3-HMAC-SHA256`.
-pub fn parse_authorization(value: &str) -> Option<ParsedAuthorization> {
-    let rest = value.strip_prefix(ALGORITHM)?.strip_prefix(' ')?;
-    let (mut id, mut signed, mut sig) = (None, None, None);
-    for part in rest.split(',') {
-        let (k, v) = part.split_once('=')?;
-        match k {
-            "Credential" => id = Some(v.to_string()),
-            "SignedHeaders" => signed = Some(v.split(';').map(str::to_string).collect()),
-            "Signature" => sig = Some(v.to_string()),
-            _ => return None,
-        }
-    }
-    Some(ParsedAuthorization {
-        access_key_id: id?,
-        signed_headers: signed?,
-        signature: sig?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,15 +90,5 @@ mod tests {
             canonical_query(&q),
             "RegionId=a%20b&UserNames.10=a%20b&UserNames.2=a%20b"
         );
-    }
-
-    #[test]
-    fn authorization_round_trips() {
-        let p =
-            parse_authorization("ACS3-HMAC-SHA256 Credential=ID,SignedHeaders=a;b,Signature=ff")
-                .unwrap();
-        assert_eq!(p.access_key_id, "ID");
-        assert_eq!(p.signed_headers, vec!["a", "b"]);
-        assert!(parse_authorization("SDK-HMAC-SHA256 Access=x").is_none());
     }
 }

@@ -2,6 +2,8 @@
 //! [`signer`](super::signer), sends it with reqwest, counts it in the self-metrics, and
 //! reads the answer within the body-size limit (shared plumbing in [`crate::cloud::http`]).
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use reqwest::header::HeaderName;
 use serde::de::DeserializeOwned;
@@ -9,11 +11,11 @@ use url::Url;
 
 use super::signer::{self, RequestToSign};
 use crate::cloud::http::{ClientSettings, decode, header_value, host_header, read_limited};
-use crate::cloud::retry::{CallSite, send_with_retries};
+use crate::cloud::retry::{CallSite, PollUsage, send_with_retries};
 
 pub use crate::cloud::http::ApiError;
 
-pub use crate::config::HuaweiCredentials;
+use crate::cloud::credentials::Credentials;
 
 /// One upstream request, before signing.
 #[derive(Debug, Clone)]
@@ -37,23 +39,27 @@ pub struct HuaweiClient {
     /// Shared connection pool.
     http: reqwest::Client,
     /// Credentials of this target.
-    credentials: HuaweiCredentials,
+    credentials: Credentials,
     /// Target name, limits, retries and metrics.
     settings: ClientSettings,
 }
 
 impl HuaweiClient {
     /// Creates a client for one target.
-    pub fn new(
-        http: reqwest::Client,
-        credentials: HuaweiCredentials,
-        settings: ClientSettings,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, credentials: Credentials, settings: ClientSettings) -> Self {
         HuaweiClient {
             http,
             credentials,
             settings,
         }
+    }
+
+    /// This client for one poll: its calls are counted in, and queue at the rate limit
+    /// under the name of, `usage`.
+    pub fn for_poll(&self, usage: &Arc<PollUsage>) -> Self {
+        let mut client = self.clone();
+        client.settings.usage = Some(usage.clone());
+        client
     }
 
     /// Sends a signed GET (retried as [`crate::cloud::retry`] describes) and returns the
@@ -72,13 +78,9 @@ impl HuaweiClient {
             api: req.api,
             host: &host,
         };
-        send_with_retries(
-            site,
-            self.settings.retry,
-            &self.settings.limiter,
-            &self.settings.metrics,
-            || self.build(req, &path, &host, url.clone()),
-        )
+        send_with_retries(site, &self.settings, || {
+            self.build(req, &path, &host, url.clone())
+        })
         .await
     }
 
@@ -97,7 +99,7 @@ impl HuaweiClient {
             headers.push(("X-Project-Id".into(), project_id.to_string()));
         }
         headers.push(("User-Agent".into(), crate::USER_AGENT.into()));
-        if let Some(token) = &self.credentials.security_token {
+        if let Some(token) = &self.credentials.keys().security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
         headers.push((signer::DATE_HEADER.into(), signer::sdk_date(Utc::now())));
@@ -111,8 +113,8 @@ impl HuaweiClient {
         };
         let signature = signer::sign(
             &to_sign,
-            self.credentials.access_key.expose(),
-            self.credentials.secret_key.expose(),
+            self.credentials.keys().access_key.expose(),
+            self.credentials.keys().secret_key.expose(),
         )
         .expect("X-Sdk-Date is set above");
         let mut builder = self.http.get(url);

@@ -4,7 +4,9 @@
 pub mod client;
 pub mod iam;
 pub mod signer;
+pub mod target;
 pub mod workspace;
 pub mod workspace_app;
 
-pub use client::{ApiError, HuaweiClient, HuaweiCredentials};
+pub use client::{ApiError, HuaweiClient};
+pub use target::HuaweiTargetContext;

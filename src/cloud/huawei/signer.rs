@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 
+pub use crate::cloud::signing::{RequestToSign, Signature};
 use crate::cloud::signing::{
     canonical_headers, encode_unreserved as encode, hex_hmac_sha256, hex_sha256, normalized_headers,
 };
@@ -22,36 +23,6 @@ pub const DATE_HEADER: &str = "X-Sdk-Date";
 
 /// The payload-hash marker the SDK uses for bodies it does not hash.
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-
-/// A request as the signer sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestToSign<'a> {
-    /// HTTP method, any case.
-    pub method: &'a str,
-    /// The resource path as sent on the wire (may contain percent-escapes).
-    pub path: &'a str,
-    /// Query parameters, raw (not encoded), in any order.
-    pub query: &'a [(String, String)],
-    /// Every header that will be sent, `X-Sdk-Date` and `Host` included.
-    pub headers: &'a [(String, String)],
-    /// The request body.
-    pub body: &'a [u8],
-}
-
-/// The outcome of signing: the stages, for tests and debugging, and the header value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature {
-    /// The canonical request (stage 1).
-    pub canonical_request: String,
-    /// The string to sign (stage 2).
-    pub string_to_sign: String,
-    /// Lower-case signed header names joined with `;`.
-    pub signed_headers: String,
-    /// Hex HMAC-SHA256 of the string to sign (stage 3).
-    pub signature: String,
-    /// The complete `Authorization` header value.
-    pub authorization: String,
-}
 
 /// Formats a time the way `X-Sdk-Date` wants it: `20261122T053000Z`.
 pub fn sdk_date(now: DateTime<Utc>) -> String {
@@ -143,37 +114,6 @@ pub fn sign(req: &RequestToSign<'_>, access_key: &str, secret_key: &str) -> Opti
     })
 }
 
-/// The parts of an `Authorization: SDK-HMAC-SHA256 ...` header, as a server reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization {
-    /// The access key named by the client.
-    pub access_key: String,
-    /// The signed header names, lower case.
-    pub signed_headers: Vec<String>,
-    /// The hex signature.
-    pub signature: String,
-}
-
-/// Parses an `Authorization` header value; `None` when it is not `SDK-HMAC-SHA256`.
-pub fn parse_authorization(value: &str) -> Option<ParsedAuthorization> {
-    let rest = value.strip_prefix(ALGORITHM)?.trim_start();
-    let (mut access, mut signed, mut sig) = (None, None, None);
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=')?;
-        match k {
-            "Access" => access = Some(v.to_string()),
-            "SignedHeaders" => signed = Some(v.split(';').map(str::to_string).collect()),
-            "Signature" => sig = Some(v.to_string()),
-            _ => return None,
-        }
-    }
-    Some(ParsedAuthorization {
-        access_key: access?,
-        signed_headers: signed?,
-        signature: sig?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,16 +135,6 @@ mod tests {
             ("a".to_string(), "1:2,3@4".to_string()),
         ];
         assert_eq!(canonical_query(&q), "a=1%3A2%2C3%404&b=x%20y");
-    }
-
-    #[test]
-    fn parse_authorization_round_trips() {
-        let auth = "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=abcd";
-        let parsed = parse_authorization(auth).unwrap();
-        assert_eq!(parsed.access_key, "AK1");
-        assert_eq!(parsed.signed_headers, vec!["host", "x-sdk-date"]);
-        assert_eq!(parsed.signature, "abcd");
-        assert!(parse_authorization("Basic abc").is_none());
     }
 
     #[test]

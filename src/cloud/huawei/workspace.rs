@@ -19,38 +19,110 @@ pub struct ConnectionsStatus {
     pub statics: Vec<DesktopGroupStatus>,
 }
 
-/// Desktop counts of one desktop group.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct DesktopGroupStatus {
-    /// Desktop group name; may be absent.
-    #[serde(default)]
-    pub static_name: Option<String>,
+/// Defines [`DesktopGroupStatus`], [`DESKTOP_COUNTS`] and the accessors from one list,
+/// so the 13 counts are written out once.
+macro_rules! desktop_counts {
+    ($($(#[doc = $doc:literal])* $field:ident => $kind:ident $label:literal,)*) => {
+        /// Desktop counts of one desktop group. Also what the simulator serves, so the
+        /// fields are its wire format.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+        pub struct DesktopGroupStatus {
+            /// Desktop group name; empty when absent or null.
+            #[serde(default, deserialize_with = "null_as_empty")]
+            pub static_name: String,
+            $($(#[doc = $doc])* pub $field: u64,)*
+        }
+
+        /// The 13 desktop counts, in the order of [`DesktopGroupStatus::counts`]: the
+        /// one table the collector, the simulator and the tests read.
+        pub const DESKTOP_COUNTS: [DesktopCount; 13] = [$(DesktopCount {
+            field: stringify!($field),
+            kind: DesktopCountKind::$kind,
+            label: $label,
+        },)*];
+
+        impl DesktopGroupStatus {
+            /// The counts in [`DESKTOP_COUNTS`] order.
+            pub fn counts(&self) -> [u64; 13] {
+                [$(self.$field,)*]
+            }
+
+            /// The counts in [`DESKTOP_COUNTS`] order, to set.
+            pub fn counts_mut(&mut self) -> [&mut u64; 13] {
+                [$(&mut self.$field,)*]
+            }
+        }
+    };
+}
+
+desktop_counts! {
     /// Running, starting, failing over or migrating.
-    pub running_num: u64,
+    running_num => Power "running",
     /// Stopping or stopped.
-    pub stop_num: u64,
+    stop_num => Power "stopped",
     /// Hibernating or hibernated.
-    pub hibernate_num: u64,
+    hibernate_num => Power "hibernated",
     /// Any other power state.
-    pub other_num: u64,
+    other_num => Power "other",
     /// Assigned to a user.
-    pub attached_num: u64,
+    attached_num => Assignment "attached",
     /// Not assigned.
-    pub unattached_num: u64,
+    unattached_num => Assignment "unattached",
     /// Cannot be assigned.
-    pub cannot_attach_num: u64,
+    cannot_attach_num => Assignment "cannot_attach",
     /// Being assigned or unassigned.
-    pub in_process_num: u64,
+    in_process_num => Assignment "in_process",
     /// A user is connected.
-    pub in_use_num: u64,
+    in_use_num => Login "in_use",
     /// The desktop agent has not registered.
-    pub unregistered_num: u64,
+    unregistered_num => Login "unregistered",
     /// Idle, ready for a connection.
-    pub ready_num: u64,
+    ready_num => Login "ready",
     /// A user's session is disconnected.
-    pub disconnected_num: u64,
+    disconnected_num => Login "disconnected",
     /// Login state unknown.
-    pub unknown_num: u64,
+    unknown_num => Login "unknown",
+}
+
+impl DesktopGroupStatus {
+    /// A group named `name` with `counts` in [`DESKTOP_COUNTS`] order.
+    pub fn from_counts(name: &str, counts: [u64; 13]) -> Self {
+        let mut group = DesktopGroupStatus {
+            static_name: name.to_string(),
+            ..Default::default()
+        };
+        for (slot, n) in group.counts_mut().into_iter().zip(counts) {
+            *slot = n;
+        }
+        group
+    }
+}
+
+/// An absent or null string field as an empty string.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The gauge a desktop count goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DesktopCountKind {
+    /// Power status (`huaweicloud_workspace_desktops{status}`).
+    Power,
+    /// Assignment (`huaweicloud_workspace_desktop_assignments{assignment}`).
+    Assignment,
+    /// Login state (`huaweicloud_workspace_desktop_sessions{session_state}`).
+    Login,
+}
+
+/// One of the 13 desktop counts of a [`DesktopGroupStatus`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DesktopCount {
+    /// The upstream field, e.g. `running_num`.
+    pub field: &'static str,
+    /// The gauge it goes to.
+    pub kind: DesktopCountKind,
+    /// Its label value there, e.g. `running`.
+    pub label: &'static str,
 }
 
 /// Answer of `GET /v2/{project_id}/connections/online-users` (ListHistoryOnlineInfoNew).

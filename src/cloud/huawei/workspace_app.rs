@@ -51,8 +51,9 @@ pub struct ListSessionsQuery {
     pub limit: u32,
     /// Items to skip.
     pub offset: u64,
-    /// Only sessions in this upstream state (e.g. `Active`).
-    pub session_state: Option<&'static str>,
+    /// Only sessions in these upstream states, comma-separated (e.g. `Active` or
+    /// `Active,Disconnected`).
+    pub session_state: Option<String>,
     /// Only sessions of this server group.
     pub app_server_group_id: Option<String>,
 }
@@ -136,8 +137,8 @@ pub async fn list_sessions(
                     ("limit".into(), query.limit.to_string()),
                     ("offset".into(), query.offset.to_string()),
                 ];
-                if let Some(state) = query.session_state {
-                    q.push(("session_state".into(), state.into()));
+                if let Some(states) = &query.session_state {
+                    q.push(("session_state".into(), states.clone()));
                 }
                 if let Some(group) = &query.app_server_group_id {
                     q.push(("app_server_group_id".into(), group.clone()));

@@ -1,0 +1,252 @@
+//! The command line of the `workspace-exporter` binary: flags and subcommands (clap),
+//! the checks of the serving overrides shared by every mode, and the one mapping from
+//! a failure to an exit code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use workspace_exporter::config::{ConfigError, validate_telemetry_path};
+use workspace_exporter::log_writer::eprint_line;
+
+/// Exit code for configuration errors.
+const EXIT_CONFIG: u8 = 2;
+
+/// Prometheus exporter for Huawei Cloud Workspace connection statistics.
+#[derive(Debug, Parser)]
+#[command(name = "workspace-exporter", version = workspace_exporter::VERSION)]
+pub(crate) struct Cli {
+    /// Configuration file (TOML) [default: config.toml]. Not used by `demo`.
+    #[arg(long = "config.file", value_name = "PATH", global = true)]
+    pub(crate) config_file: Option<PathBuf>,
+
+    /// Address to listen on; overrides server.listen_address (demo default: 127.0.0.1:9817).
+    #[arg(long = "web.listen-address", value_name = "ADDR", global = true)]
+    pub(crate) listen_address: Option<SocketAddr>,
+
+    /// Path of the metrics endpoint; overrides server.telemetry_path.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", global = true)]
+    pub(crate) telemetry_path: Option<String>,
+
+    /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
+    /// auth, response headers. Empty: plain HTTP.
+    #[arg(long = "web.config.file", value_name = "PATH", global = true, value_parser = path_or_empty)]
+    pub(crate) web_config_file: Option<PathBuf>,
+
+    /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
+    #[arg(long = "web.max-requests", value_name = "N", global = true)]
+    pub(crate) max_requests: Option<usize>,
+
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub(crate) log_level: LogLevel,
+
+    /// Log format.
+    #[arg(
+        long = "log.format",
+        value_name = "FORMAT",
+        default_value = "logfmt",
+        global = true
+    )]
+    pub(crate) log_format: LogFormat,
+
+    /// Drop a connection when writing its response makes no progress for this long
+    /// (a client that does not read).
+    #[arg(long = "web.write-timeout", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub(crate) write_timeout: std::time::Duration,
+
+    /// Serve `POST /-/reload` (off by default, as in Prometheus: without it the
+    /// endpoint answers 403 and only SIGHUP reloads).
+    #[arg(long = "web.enable-lifecycle")]
+    pub(crate) enable_lifecycle: bool,
+
+    /// Validate the configuration, print the result, and exit (2 when invalid).
+    #[arg(long = "config.check")]
+    pub(crate) config_check: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a built-in simulated cloud and export it: no account needed.
+    #[cfg(feature = "simulator")]
+    Demo(DemoArgs),
+    /// Download the desktop connection records file of a [[huaweicloud]] target.
+    ExportConnections(ExportArgs),
+    #[cfg(feature = "simulator")]
+    /// Run only the simulated clouds (for benchmarks and manual testing); prints the
+    /// URL and the credentials they accept.
+    Simulate(SimulateArgs),
+}
+
+#[cfg(feature = "simulator")]
+#[derive(Debug, clap::Args)]
+pub(crate) struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long = "listen-address", default_value = "127.0.0.1:0")]
+    pub(crate) listen_address: SocketAddr,
+    /// Desktop groups (0: the demo's data).
+    #[arg(long = "desktop-groups", default_value_t = 0)]
+    pub(crate) desktop_groups: usize,
+    /// Application server groups.
+    #[arg(long = "server-groups", default_value_t = 60)]
+    pub(crate) server_groups: usize,
+    /// Application-streaming sessions started in the last 24 h.
+    #[arg(long, default_value_t = 60_000)]
+    pub(crate) sessions: usize,
+    /// How the sessions split over their states: "typical" (90 % signed out, as in an
+    /// ordinary day) or "even" (a fifth in each).
+    #[arg(long = "session-states", default_value = "typical", value_parser = ["typical", "even"])]
+    pub(crate) session_states: String,
+    /// SAG client accounts on the first instance.
+    #[arg(long = "sag-users", default_value_t = 5_000)]
+    pub(crate) sag_users: usize,
+}
+
+#[cfg(feature = "simulator")]
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Poll interval of the demo exporter [default: 10s].
+    #[arg(long = "demo.interval", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) interval: Option<std::time::Duration>,
+    /// Inject random faults into the simulated clouds (throttling, 5xx, hangs,
+    /// garbage): what the soak test runs.
+    #[arg(long = "demo.chaos")]
+    pub(crate) chaos: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// The [[huaweicloud]] target (required when several are configured).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Records after this UTC time, e.g. 2026-11-01T00:00Z (with --end).
+    #[arg(long)]
+    pub(crate) start: Option<String>,
+    /// Records before this UTC time, e.g. 2026-11-22T00:00Z (with --start).
+    #[arg(long)]
+    pub(crate) end: Option<String>,
+    /// Only this user.
+    #[arg(long = "user-name")]
+    pub(crate) user_name: Option<String>,
+    /// Only this computer.
+    #[arg(long = "computer-name")]
+    pub(crate) computer_name: Option<String>,
+    /// Only this terminal type.
+    #[arg(long = "terminal-type")]
+    pub(crate) terminal_type: Option<String>,
+    /// Language of the records.
+    #[arg(long, value_parser = ["en_US", "zh_CN"])]
+    pub(crate) language: Option<String>,
+    /// Output file, or - for standard output. Written atomically: on failure nothing is
+    /// left behind and an existing file is untouched.
+    #[arg(long)]
+    pub(crate) output: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+impl Cli {
+    /// `--config.file`, or `config.toml` when it is not given.
+    pub(crate) fn config_path(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config.toml"))
+    }
+
+    /// `--web.telemetry-path` and `--web.max-requests`, checked: what every mode
+    /// applies over its configuration.
+    pub(crate) fn serving_overrides(&self) -> Result<(Option<String>, Option<usize>), ConfigError> {
+        if let Some(path) = &self.telemetry_path {
+            validate_telemetry_path(path).map_err(|problem| ConfigError {
+                key: "--web.telemetry-path".into(),
+                problem,
+            })?;
+        }
+        if self.max_requests == Some(0) {
+            return Err(ConfigError {
+                key: "--web.max-requests".into(),
+                problem: "must be greater than zero".into(),
+            });
+        }
+        Ok((self.telemetry_path.clone(), self.max_requests))
+    }
+
+    /// The demo's serving overrides; the demo has no configuration file, so
+    /// `--config.file` is refused.
+    #[cfg(feature = "simulator")]
+    pub(crate) fn demo_overrides(&self) -> Result<(Option<String>, Option<usize>), ConfigError> {
+        if let Some(path) = &self.config_file {
+            return Err(ConfigError {
+                key: "--config.file".into(),
+                problem: format!(
+                    "the demo runs on its own built-in configuration and does not read {}; run without `demo` to use a configuration file",
+                    path.display()
+                ),
+            });
+        }
+        self.serving_overrides()
+    }
+}
+
+/// Why the binary stops with an error.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad configuration, flags or web configuration: the line to print (exit 2).
+    Config(String),
+    /// The exporter could not run or stopped on an error (exit 1).
+    Runtime(anyhow::Error),
+    /// A failure to print as it is (exit 1).
+    Printed(String),
+}
+
+/// The exit code of a run, after printing or logging why it failed.
+pub(crate) fn exit_code(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(line)) => {
+            eprint_line(&line);
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Runtime(e)) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Printed(line)) => {
+            eprint_line(&line);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+/// A path that may be empty (clap's own path parser refuses an empty value).
+fn path_or_empty(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
+}

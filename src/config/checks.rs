@@ -1,0 +1,163 @@
+//! Small validators every part of the configuration uses; each error names the key.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{ConfigError, HumanDuration};
+
+/// Checks a telemetry path: absolute, URL-safe, and not one of the fixed endpoints.
+pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("{path:?} must start with '/'"));
+    }
+    if ["/", "/-/healthy", "/-/ready", "/-/reload"].contains(&path) {
+        return Err(format!("{path:?} is already used by the exporter"));
+    }
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+    {
+        return Err(format!(
+            "{path:?} must be a plain path (letters, digits and / - _ . ~)"
+        ));
+    }
+    Ok(())
+}
+
+/// A count that must not be zero, or `default` when absent.
+pub(super) fn nonzero<T: Copy + PartialEq + From<u8>>(
+    key: impl Into<String>,
+    value: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        Some(n) if n == T::from(0) => Err(ConfigError::new(key, "must be greater than zero")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
+pub(super) fn positive(
+    key: &str,
+    value: Option<HumanDuration>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        Some(HumanDuration(d)) if d.is_zero() => {
+            Err(ConfigError::new(key, "must be greater than zero"))
+        }
+        Some(HumanDuration(d)) if d > MAX_DURATION => Err(ConfigError::new(
+            key,
+            format!("{} is longer than a year", humantime::format_duration(d)),
+        )),
+        Some(HumanDuration(d)) => Ok(d),
+        None => Ok(default),
+    }
+}
+
+/// Longest duration any setting accepts; keeps derived values (3 × interval) finite.
+pub(super) const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+pub(super) fn region_of(
+    key: &str,
+    region: Option<String>,
+    example: &str,
+) -> Result<String, ConfigError> {
+    let region = region.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+        ConfigError::new(key, format!("missing: set the region, e.g. \"{example}\""))
+    })?;
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ConfigError::new(
+            key,
+            format!("{region:?} is not a region name (lower-case letters, digits and '-')"),
+        ));
+    }
+    Ok(region)
+}
+
+pub(super) fn target_name(
+    key: &str,
+    name: Option<String>,
+    region: &str,
+) -> Result<String, ConfigError> {
+    match name {
+        Some(n) if n.trim().is_empty() => Err(ConfigError::new(key, "must not be empty")),
+        Some(n) => Ok(n),
+        None => Ok(region.to_string()),
+    }
+}
+
+/// A target's `collectors` list: absent is empty (the defaults), given must be
+/// non-empty and without duplicates. Names are checked against the collectors'
+/// registry by [`crate::collectors::check`].
+pub(super) fn collector_list(
+    key: &str,
+    list: Option<Vec<String>>,
+) -> Result<Vec<String>, ConfigError> {
+    match list {
+        None => Ok(Vec::new()),
+        Some(list) if list.is_empty() => Err(ConfigError::new(
+            key,
+            "is empty: remove it to run the default collectors",
+        )),
+        Some(list) => {
+            let mut seen = BTreeSet::new();
+            for c in &list {
+                if !seen.insert(c.as_str()) {
+                    return Err(ConfigError::new(key, format!("{c} is listed twice")));
+                }
+            }
+            Ok(list)
+        }
+    }
+}
+
+pub(super) fn endpoint(
+    key: &str,
+    value: Option<String>,
+    default: String,
+) -> Result<Url, ConfigError> {
+    let text = value.unwrap_or(default);
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConfigError::new(key, format!("{text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?}: the scheme must be http or https"),
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::new(key, format!("{text:?} has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not quoted: user info may hold a password.
+        return Err(ConfigError::new(
+            key,
+            "must not carry user info (user:password@); the value is not shown",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            key,
+            format!("{text:?} must not carry a query or fragment"),
+        ));
+    }
+    Ok(url)
+}
+
+/// A target's `concurrency`: 1–64, default [`super::DEFAULT_CONCURRENCY`].
+pub(super) fn concurrency(key: &str, value: Option<usize>) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(super::DEFAULT_CONCURRENCY),
+        Some(n @ 1..=64) => Ok(n),
+        Some(n) => Err(ConfigError::new(
+            key.to_string(),
+            format!("{n} is out of range 1..=64"),
+        )),
+    }
+}
