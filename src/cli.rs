@@ -30,8 +30,8 @@ pub(crate) struct Cli {
     pub(crate) telemetry_path: Option<String>,
 
     /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
-    /// auth, response headers.
-    #[arg(long = "web.config.file", value_name = "PATH", global = true)]
+    /// auth, response headers. Empty: plain HTTP.
+    #[arg(long = "web.config.file", value_name = "PATH", global = true, value_parser = path_or_empty)]
     pub(crate) web_config_file: Option<PathBuf>,
 
     /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
@@ -244,4 +244,9 @@ impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Runtime(e)
     }
+}
+
+/// A path that may be empty (clap's own path parser refuses an empty value).
+fn path_or_empty(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }

@@ -116,6 +116,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn load_web_config(cli: &Cli) -> Result<Option<Arc<WebConfigSource>>, Failure> {
     cli.web_config_file
         .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(|p| WebConfigSource::load(p).map(Arc::new))
         .transpose()
         .map_err(|e| {

@@ -90,6 +90,14 @@ async fn guarded<B>(
     let Some(web) = web else {
         return route(state, req).await;
     };
+    // `rate_limit` of the web configuration: before authentication, as the reference.
+    if web.rate_limit.as_ref().is_some_and(|l| !l.allow()) {
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
+        for (name, value) in web.headers.iter() {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+        return r;
+    }
     let authorization = req
         .headers()
         .get(hyper::header::AUTHORIZATION)

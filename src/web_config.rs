@@ -42,6 +42,7 @@ fn err(key: impl Into<String>, problem: impl Into<String>) -> WebConfigError {
 }
 
 /// The file as written.
+/// The web configuration file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWebConfig {
@@ -51,23 +52,106 @@ struct RawWebConfig {
     basic_auth_users: Option<BTreeMap<String, String>>,
     /// HTTP settings.
     http_server_config: Option<RawHttp>,
+    /// A limit on the request rate, over all clients.
+    rate_limit: Option<RawRateLimit>,
 }
 
+/// `rate_limit` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    /// Time to earn one request, a Go duration such as `1s` or `100ms`; zero or
+    /// absent means no rate limit.
+    interval: Option<String>,
+    /// Requests allowed in a burst; zero or absent turns the limit off.
+    burst: Option<u32>,
+}
+
+/// `rate_limit`: a token bucket over every request, as the reference's limiter
+/// (`rate.NewLimiter(rate.Every(interval), burst)`); requests beyond it get 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Time to earn one request.
+    pub interval: Duration,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// The state of a [`RateLimit`]: tokens left and when they were counted.
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// The limit.
+    limit: RateLimit,
+    /// Tokens (possibly fractional) and the time of the last count.
+    state: Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimiter {
+    /// A full bucket.
+    pub fn new(limit: RateLimit) -> Self {
+        RateLimiter {
+            limit,
+            state: Mutex::new((f64::from(limit.burst), tokio::time::Instant::now())),
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = tokio::time::Instant::now();
+        let earned = now.duration_since(state.1).as_secs_f64() / self.limit.interval.as_secs_f64();
+        state.0 = (state.0 + earned).min(f64::from(self.limit.burst));
+        state.1 = now;
+        if state.0 >= 1.0 {
+            state.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `tls_server_config` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
+    /// Server certificate chain (PEM file).
     cert_file: Option<String>,
+    /// Server private key (PEM file).
     key_file: Option<String>,
+    /// Server certificate chain, PEM in the file itself.
+    cert: Option<String>,
+    /// Server private key, PEM in the file itself.
+    key: Option<crate::secret::Secret>,
+    /// CA bundle for client certificates (PEM file).
     client_ca_file: Option<String>,
+    /// Client certificate policy, by its Go name.
     client_auth_type: Option<String>,
+    /// Lowest TLS version, `TLS12` or `TLS13`.
     min_version: Option<String>,
+    /// Highest TLS version, `TLS12` or `TLS13`.
     max_version: Option<String>,
+    /// TLS 1.2 cipher suites, by their Go names, in order of preference.
+    cipher_suites: Option<Vec<String>>,
+    /// Whether the server's order of cipher suites wins over the client's.
+    prefer_server_cipher_suites: Option<bool>,
+    /// Key exchange groups, by their Go names, in order of preference.
+    curve_preferences: Option<Vec<String>>,
+    /// Subject alternative names a client certificate must present one of.
+    client_allowed_sans: Option<Vec<String>>,
 }
 
+/// `http_server_config` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
+    /// Extra response headers.
     headers: Option<BTreeMap<String, String>>,
+    /// Whether to offer HTTP/2 (the reference's default is true). This server speaks
+    /// HTTP/1.1 only and offers only `http/1.1` in ALPN, so clients use HTTP/1.1
+    /// whatever the value.
+    #[allow(dead_code)]
+    http2: Option<bool>,
 }
 
 /// The response headers the exporter-toolkit lets a web configuration set.
@@ -98,9 +182,9 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
     /// Server certificate chain (PEM).
-    pub cert_file: PathBuf,
+    pub cert: Pem,
     /// Server private key (PEM).
-    pub key_file: PathBuf,
+    pub key: Pem,
     /// CA bundle for client certificates (PEM).
     pub client_ca_file: Option<PathBuf>,
     /// Client certificate policy.
@@ -109,6 +193,73 @@ pub struct TlsSettings {
     pub tls12: bool,
     /// Allow TLS 1.3.
     pub tls13: bool,
+    /// `cipher_suites`: the TLS 1.2 suites allowed, in order (rustls names); `None`
+    /// for rustls' defaults. TLS 1.3 suites are not affected, as in Go.
+    pub cipher_suites: Option<Vec<&'static str>>,
+    /// `prefer_server_cipher_suites`: the server's order wins (rustls'
+    /// `ignore_client_order`); `None` keeps rustls' default (the client's order).
+    pub prefer_server_cipher_suites: Option<bool>,
+    /// `curve_preferences`: key exchange groups, in order (rustls names); `None` for
+    /// rustls' defaults.
+    pub curve_preferences: Option<Vec<&'static str>>,
+    /// `client_allowed_sans`: a client certificate must carry one of these DNS names
+    /// or IP addresses as a subject alternative name; empty means any.
+    pub client_allowed_sans: Vec<String>,
+}
+
+/// The rustls TLS 1.2 cipher suite for a Go name, if rustls (ring) has it.
+fn tls12_suite(go_name: &str) -> Option<rustls::SupportedCipherSuite> {
+    // Go also spells the ChaCha20 suites without their hash.
+    let name = match go_name {
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305" | "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305" => {
+            format!("{go_name}_SHA256")
+        }
+        other => other.to_string(),
+    };
+    rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .into_iter()
+        .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+        .find(|s| s.suite().as_str() == Some(name.as_str()))
+}
+
+/// The rustls key exchange group for a Go curve name, if rustls (ring) has it.
+fn kx_group(go_name: &str) -> Option<&'static dyn rustls::crypto::SupportedKxGroup> {
+    use rustls::crypto::ring::kx_group;
+    match go_name {
+        "X25519" => Some(kx_group::X25519),
+        "CurveP256" => Some(kx_group::SECP256R1),
+        "CurveP384" => Some(kx_group::SECP384R1),
+        _ => None,
+    }
+}
+
+/// Where PEM text comes from: a file (re-read when it changes) or the web
+/// configuration itself (`cert`, `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pem {
+    /// A file, relative paths resolved.
+    File(PathBuf),
+    /// Inline text; held as a secret since it may be a private key.
+    Inline(crate::secret::Secret),
+}
+
+impl Pem {
+    /// The file, if the PEM comes from one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Pem::File(p) => Some(p),
+            Pem::Inline(_) => None,
+        }
+    }
+
+    /// Where it comes from, for messages: the path, or the inline key's name.
+    fn shown(&self, inline_key: &str) -> String {
+        match self {
+            Pem::File(p) => p.display().to_string(),
+            Pem::Inline(_) => format!("inline {inline_key}"),
+        }
+    }
 }
 
 /// A parsed, validated web configuration.
@@ -120,6 +271,8 @@ pub struct WebConfig {
     pub users: BTreeMap<String, String>,
     /// Extra response headers.
     pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
+    /// `rate_limit`, when it is on.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl WebConfig {
@@ -151,23 +304,58 @@ impl WebConfig {
         };
         let tls = match raw.tls_server_config {
             None => None,
+            // As the reference: without a certificate, a key and any client
+            // certificate setting, TLS is off (a lone min_version does not turn it on).
+            Some(t)
+                if t.cert_file.is_none()
+                    && t.key_file.is_none()
+                    && t.cert.is_none()
+                    && t.key.is_none()
+                    && t.client_auth_type.is_none()
+                    && t.client_ca_file.is_none() =>
+            {
+                None
+            }
             Some(t) => {
-                let cert_file = t.cert_file.as_deref().map(resolve).ok_or_else(|| {
-                    err(
-                        "tls_server_config.cert_file",
-                        "missing: TLS needs a certificate",
-                    )
-                })?;
-                let key_file = t.key_file.as_deref().map(resolve).ok_or_else(|| {
-                    err(
-                        "tls_server_config.key_file",
-                        "missing: TLS needs a private key",
-                    )
-                })?;
+                let cert = match (t.cert_file.as_deref(), t.cert) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "tls_server_config.cert",
+                            "cert_file and cert are mutually exclusive",
+                        ));
+                    }
+                    (Some(f), None) => Pem::File(resolve(f)),
+                    (None, Some(text)) => Pem::Inline(crate::secret::Secret::new(text)),
+                    (None, None) => {
+                        return Err(err(
+                            "tls_server_config.cert_file",
+                            "missing: TLS needs a certificate (cert_file or cert)",
+                        ));
+                    }
+                };
+                let key = match (t.key_file.as_deref(), t.key) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "tls_server_config.key",
+                            "key_file and key are mutually exclusive",
+                        ));
+                    }
+                    (Some(f), None) => Pem::File(resolve(f)),
+                    (None, Some(text)) => Pem::Inline(text),
+                    (None, None) => {
+                        return Err(err(
+                            "tls_server_config.key_file",
+                            "missing: TLS needs a private key (key_file or key)",
+                        ));
+                    }
+                };
                 let client_auth = match t.client_auth_type.as_deref().unwrap_or("NoClientCert") {
                     "NoClientCert" => ClientAuth::NoClientCert,
                     "RequestClientCert" => ClientAuth::RequestClientCert,
-                    "RequireAnyClientCert" => ClientAuth::RequireAnyClientCert,
+                    // RequireClientCert: the reference's older name, kept as an alias.
+                    "RequireAnyClientCert" | "RequireClientCert" => {
+                        ClientAuth::RequireAnyClientCert
+                    }
                     "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
                     "RequireAndVerifyClientCert" => ClientAuth::RequireAndVerifyClientCert,
                     other => {
@@ -218,13 +406,59 @@ impl WebConfig {
                 if min > max {
                     return Err(err("tls_server_config.min_version", "is above max_version"));
                 }
+                let cipher_suites = match &t.cipher_suites {
+                    None => None,
+                    Some(names) => Some(
+                        names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| {
+                                tls12_suite(n)
+                                    .and_then(|s| s.suite().as_str())
+                                    .ok_or_else(|| {
+                                        err(
+                                            format!("tls_server_config.cipher_suites[{i}]"),
+                                            format!("{n:?} is not a TLS 1.2 cipher suite rustls offers (ECDHE with AES-GCM or ChaCha20-Poly1305 only; no CBC, no RSA key exchange)"),
+                                        )
+                                    })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                };
+                let curve_preferences = match &t.curve_preferences {
+                    None => None,
+                    Some(names) => Some(
+                        names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| {
+                                kx_group(n).map(|g| g.name().as_str().unwrap_or("?")).ok_or_else(|| {
+                                    err(
+                                        format!("tls_server_config.curve_preferences[{i}]"),
+                                        format!("{n:?} is not a curve rustls offers (X25519, CurveP256, CurveP384; CurveP521 has no rustls equivalent)"),
+                                    )
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                };
+                if curve_preferences.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(err(
+                        "tls_server_config.curve_preferences",
+                        "is empty: remove it for the defaults",
+                    ));
+                }
                 let settings = TlsSettings {
-                    cert_file,
-                    key_file,
+                    cert,
+                    key,
                     client_ca_file,
                     client_auth,
                     tls12: min <= 12,
                     tls13: max >= 13,
+                    cipher_suites,
+                    prefer_server_cipher_suites: t.prefer_server_cipher_suites,
+                    curve_preferences,
+                    client_allowed_sans: t.client_allowed_sans.unwrap_or_default(),
                 };
                 // Fail now, not on the first connection, when the files are unusable.
                 build_server_config(&settings)?;
@@ -285,10 +519,29 @@ impl WebConfig {
                 value,
             ));
         }
+        let rate_limit = match raw.rate_limit {
+            None => None,
+            Some(r) => {
+                let interval = match r.interval.as_deref().map(str::trim) {
+                    None | Some("") => Duration::ZERO,
+                    Some(text) => humantime::parse_duration(text).map_err(|e| {
+                        err(
+                            "rate_limit.interval",
+                            format!("{text:?} is not a duration like \"1s\" ({e})"),
+                        )
+                    })?,
+                };
+                let burst = r.burst.unwrap_or(0);
+                // As the reference: no burst means no limiter, and a zero interval
+                // an unlimited rate.
+                (burst > 0 && !interval.is_zero()).then_some(RateLimit { interval, burst })
+            }
+        };
         Ok(WebConfig {
             tls,
             users,
             headers,
+            rate_limit,
         })
     }
 }
@@ -307,27 +560,60 @@ fn static_lower(name: &str) -> &'static str {
 pub fn build_server_config(
     settings: &TlsSettings,
 ) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&settings.cert_file)
-        .and_then(|i| i.collect())
-        .map_err(|e| {
-            err(
-                "tls_server_config.cert_file",
-                format!("{}: {e}", settings.cert_file.display()),
-            )
-        })?;
+    let (cert_key, key_key) = (
+        if settings.cert.file().is_some() {
+            "tls_server_config.cert_file"
+        } else {
+            "tls_server_config.cert"
+        },
+        if settings.key.file().is_some() {
+            "tls_server_config.key_file"
+        } else {
+            "tls_server_config.key"
+        },
+    );
+    let certs: Result<Vec<CertificateDer<'static>>, _> = match &settings.cert {
+        Pem::File(p) => CertificateDer::pem_file_iter(p).and_then(|i| i.collect()),
+        Pem::Inline(text) => CertificateDer::pem_slice_iter(text.expose().as_bytes()).collect(),
+    };
+    let certs =
+        certs.map_err(|e| err(cert_key, format!("{}: {e}", settings.cert.shown("cert"))))?;
     if certs.is_empty() {
         return Err(err(
-            "tls_server_config.cert_file",
-            format!("{}: no certificate found", settings.cert_file.display()),
+            cert_key,
+            format!("{}: no certificate found", settings.cert.shown("cert")),
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|e| {
-        err(
-            "tls_server_config.key_file",
-            format!("{}: {e}", settings.key_file.display()),
-        )
-    })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The error names the source only: inline key text is never repeated.
+    let key = match &settings.key {
+        Pem::File(p) => PrivateKeyDer::from_pem_file(p),
+        Pem::Inline(text) => PrivateKeyDer::from_pem_slice(text.expose().as_bytes()),
+    }
+    .map_err(|e| err(key_key, format!("{}: {e}", settings.key.shown("key"))))?;
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(names) = &settings.cipher_suites {
+        // TLS 1.3 suites stay; the TLS 1.2 ones are those listed, in their order.
+        let mut suites: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+            .collect();
+        suites.extend(names.iter().filter_map(|n| tls12_suite(n)));
+        provider.cipher_suites = suites;
+    }
+    if let Some(names) = &settings.curve_preferences {
+        provider.kx_groups = names
+            .iter()
+            .filter_map(|n| {
+                rustls::crypto::ring::ALL_KX_GROUPS
+                    .iter()
+                    .copied()
+                    .find(|g| g.name().as_str() == Some(n))
+            })
+            .collect();
+    }
+    let provider = Arc::new(provider);
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     if settings.tls13 {
         versions.push(&rustls::version::TLS13);
@@ -384,17 +670,23 @@ pub fn build_server_config(
             let inner = builder
                 .build()
                 .map_err(|e| err("tls_server_config.client_ca_file", e.to_string()))?;
-            Ok(Arc::new(PinningVerifier { inner, pinned }))
+            Ok(Arc::new(PinningVerifier {
+                inner,
+                pinned,
+                allowed_sans: settings.client_allowed_sans.clone(),
+            }))
         };
     let verifier: Option<Arc<dyn ClientCertVerifier>> = match settings.client_auth {
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert => Some(Arc::new(AnyClientCert {
             mandatory: false,
             provider: provider.clone(),
+            allowed_sans: settings.client_allowed_sans.clone(),
         })),
         ClientAuth::RequireAnyClientCert => Some(Arc::new(AnyClientCert {
             mandatory: true,
             provider: provider.clone(),
+            allowed_sans: settings.client_allowed_sans.clone(),
         })),
         ClientAuth::VerifyClientCertIfGiven => Some(verified(true)?),
         ClientAuth::RequireAndVerifyClientCert => Some(verified(false)?),
@@ -410,6 +702,9 @@ pub fn build_server_config(
         )
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if let Some(prefer) = settings.prefer_server_cipher_suites {
+        config.ignore_client_order = prefer;
+    }
     Ok(Arc::new(config))
 }
 
@@ -426,6 +721,34 @@ struct PinningVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     /// The CA file's certificates, DER.
     pinned: Vec<CertificateDer<'static>>,
+    /// `client_allowed_sans`; empty means any.
+    allowed_sans: Vec<String>,
+}
+
+/// Checks `client_allowed_sans`: the certificate must carry one of the names, compared
+/// exactly as the reference does, for DNS names and IP addresses (e-mail and URI
+/// names have no rustls equivalent and never match). Empty `allowed` allows any.
+fn check_allowed_sans(
+    allowed: &[String],
+    end_entity: &CertificateDer<'_>,
+) -> Result<(), rustls::Error> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let refused = || rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+    let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| refused())?;
+    let dns: Vec<&str> = cert.valid_dns_names().collect();
+    let found = allowed
+        .iter()
+        .any(|want| match want.parse::<std::net::IpAddr>() {
+            Ok(ip) => cert
+                .verify_is_valid_for_subject_name(&rustls_pki_types::ServerName::IpAddress(
+                    ip.into(),
+                ))
+                .is_ok(),
+            Err(_) => dns.contains(&want.as_str()),
+        });
+    if found { Ok(()) } else { Err(refused()) }
 }
 
 /// Least time between two log lines about refused client certificates.
@@ -472,7 +795,7 @@ impl ClientCertVerifier for PinningVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        match self
+        let verified = match self
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
@@ -489,12 +812,17 @@ impl ClientCertVerifier for PinningVerifier {
                         .iter()
                         .any(|p| p.as_ref() == end_entity.as_ref())
                 {
-                    return Ok(ClientCertVerified::assertion());
+                    Ok(ClientCertVerified::assertion())
+                } else {
+                    Err(e)
                 }
-                log_refusal(&e);
-                Err(e)
             }
         }
+        .and_then(|v| check_allowed_sans(&self.allowed_sans, end_entity).map(|()| v));
+        if let Err(e) = &verified {
+            log_refusal(e);
+        }
+        verified
     }
 
     fn verify_tls12_signature(
@@ -524,8 +852,12 @@ impl ClientCertVerifier for PinningVerifier {
 /// `RequireAnyClientCert`); signatures are still checked, so the client holds the key.
 #[derive(Debug)]
 struct AnyClientCert {
+    /// Whether a certificate is required.
     mandatory: bool,
+    /// Checks the handshake signatures.
     provider: Arc<rustls::crypto::CryptoProvider>,
+    /// `client_allowed_sans`; empty means any.
+    allowed_sans: Vec<String>,
 }
 
 impl ClientCertVerifier for AnyClientCert {
@@ -543,10 +875,11 @@ impl ClientCertVerifier for AnyClientCert {
 
     fn verify_client_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        check_allowed_sans(&self.allowed_sans, end_entity).inspect_err(log_refusal)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -594,6 +927,8 @@ pub struct Active {
     pub auth: Arc<BasicAuth>,
     /// Extra response headers.
     pub headers: Arc<Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>>,
+    /// The request rate limit, shared by every connection.
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 /// The web configuration file, re-read when it or its certificate files change.
@@ -612,8 +947,8 @@ type FileStamp = (PathBuf, Option<SystemTime>);
 fn fingerprint(path: &Path, config: &WebConfig) -> Vec<FileStamp> {
     let mut files = vec![path.to_path_buf()];
     if let Some(t) = &config.tls {
-        files.push(t.cert_file.clone());
-        files.push(t.key_file.clone());
+        files.extend(t.cert.file().map(Path::to_path_buf));
+        files.extend(t.key.file().map(Path::to_path_buf));
         files.extend(t.client_ca_file.clone());
     }
     files
@@ -634,6 +969,9 @@ fn activate(config: &WebConfig) -> Result<Active, WebConfigError> {
         tls,
         auth: Arc::new(BasicAuth::new(config.users.clone())),
         headers: Arc::new(config.headers.clone()),
+        rate_limit: config
+            .rate_limit
+            .map(|limit| Arc::new(RateLimiter::new(limit))),
     })
 }
 
@@ -1070,6 +1408,183 @@ mod tests {
         }
         let users = source.active().auth.users.clone();
         assert!(users.contains_key("bob") && !users.contains_key("alice"));
+    }
+
+    /// As in the reference: a `tls_server_config` with only version bounds means plain
+    /// HTTP, `RequireClientCert` is an alias of `RequireAnyClientCert`, and
+    /// `http_server_config.http2` is accepted.
+    #[test]
+    fn reference_spellings_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  min_version: TLS13\nhttp_server_config:\n  http2: false\n",
+        );
+        assert!(WebConfig::load(&path).unwrap().tls.is_none());
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireClientCert\nhttp_server_config:\n  http2: true\n",
+        );
+        let config = WebConfig::load(&path).unwrap();
+        assert_eq!(
+            config.tls.unwrap().client_auth,
+            ClientAuth::RequireAnyClientCert
+        );
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "tls_server_config:\n  min_version: TLS13\n  key_file: server.key\n",
+        );
+        assert_eq!(
+            WebConfig::load(&path).unwrap_err().key,
+            "tls_server_config.cert_file"
+        );
+    }
+
+    /// A burst, then one request per interval (paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_is_a_token_bucket() {
+        let limiter = RateLimiter::new(RateLimit {
+            interval: Duration::from_secs(1),
+            burst: 2,
+        });
+        assert!(limiter.allow() && limiter.allow());
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(limiter.allow());
+        assert!(!limiter.allow());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(limiter.allow() && limiter.allow() && !limiter.allow());
+        let dir = tempfile::tempdir().unwrap();
+        for (text, on) in [
+            ("rate_limit:\n  interval: 1s\n  burst: 5\n", true),
+            ("rate_limit:\n  interval: 1s\n", false),
+            ("rate_limit:\n  burst: 5\n", false),
+        ] {
+            let path = write(dir.path(), "web.yml", text);
+            assert_eq!(
+                WebConfig::load(&path).unwrap().rate_limit.is_some(),
+                on,
+                "{text}"
+            );
+        }
+        let path = write(
+            dir.path(),
+            "web.yml",
+            "rate_limit:\n  interval: soon\n  burst: 1\n",
+        );
+        assert_eq!(
+            WebConfig::load(&path).unwrap_err().key,
+            "rate_limit.interval"
+        );
+    }
+
+    /// `cipher_suites`, `prefer_server_cipher_suites` and `curve_preferences` map to
+    /// rustls' suites, `ignore_client_order` and key exchange groups; names rustls
+    /// does not offer are refused, naming the entry.
+    #[test]
+    fn cipher_suites_and_curves_map_to_rustls() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!(
+                "{tls}  cipher_suites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  prefer_server_cipher_suites: true\n  curve_preferences: [CurveP256, X25519]\n"
+            ),
+        );
+        let settings = WebConfig::load(&path).unwrap().tls.unwrap();
+        let config = build_server_config(&settings).unwrap();
+        assert!(config.ignore_client_order);
+        let provider = config.crypto_provider();
+        let tls12: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+            .map(|s| s.suite().as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tls12,
+            [
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        assert!(
+            provider
+                .cipher_suites
+                .iter()
+                .any(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_))),
+            "TLS 1.3 suites are not affected"
+        );
+        let groups: Vec<_> = provider
+            .kx_groups
+            .iter()
+            .map(|g| g.name().as_str().unwrap())
+            .collect();
+        assert_eq!(groups, ["secp256r1", "X25519"]);
+        for (extra, key) in [
+            (
+                "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+                "tls_server_config.cipher_suites[0]",
+            ),
+            (
+                "  curve_preferences: [X25519, CurveP521]\n",
+                "tls_server_config.curve_preferences[1]",
+            ),
+        ] {
+            let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
+            assert_eq!(WebConfig::load(&path).unwrap_err().key, key, "{extra}");
+        }
+    }
+
+    /// `cert` and `key` may hold the PEM text itself; either form, not both, and the
+    /// key's text is never shown.
+    #[test]
+    fn inline_certificate_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        tls_files(dir.path());
+        let indent = |text: String| text.replace('\n', "\n    ");
+        let cert = std::fs::read_to_string(dir.path().join("server.crt")).unwrap();
+        let key = std::fs::read_to_string(dir.path().join("server.key")).unwrap();
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!(
+                "tls_server_config:\n  cert: |\n    {}\n  key: |\n    {}\n",
+                indent(cert.trim().to_string()),
+                indent(key.trim().to_string())
+            ),
+        );
+        let source = WebConfigSource::load(&path).unwrap();
+        assert!(format!("{source:?}").find("PRIVATE KEY").is_none());
+        let config = WebConfig::load(&path).unwrap();
+        assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+        for (text, key) in [
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  cert: x\n  key_file: server.key\n",
+                "tls_server_config.cert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  key: x\n",
+                "tls_server_config.key",
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key: not-a-pem-key-SECRETVALUE\n",
+                "tls_server_config.key",
+            ),
+        ] {
+            let path = write(dir.path(), "web.yml", text);
+            let e = WebConfig::load(&path).unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+            assert!(!e.to_string().contains("SECRETVALUE"), "{e}");
+        }
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn a_bad_web_configuration_exits_2_naming_the_key() {
     let config = dir.path().join("config.toml");
     std::fs::write(&config, GOOD).unwrap();
     let web = dir.path().join("web.yml");
-    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  prefer_server_cipher_suites: true\n").unwrap();
+    std::fs::write(&web, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  session_tickets: true\n").unwrap();
     let out = Command::new(BIN)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.config.file={}", web.display()))
@@ -176,7 +176,7 @@ fn a_bad_web_configuration_exits_2_naming_the_key() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("prefer_server_cipher_suites"), "{stderr}");
+    assert!(stderr.contains("session_tickets"), "{stderr}");
 }
 
 #[test]
@@ -336,7 +336,8 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
         .find_map(|kv| kv.strip_prefix("address="))
         .unwrap()
         .to_string();
-    exporter.wait_for("poll succeeded", 3);
+    // Counted from the start: a poll may finish before the "listening" line.
+    exporter.wait_for_since(0, "poll succeeded", 3);
     let body = reqwest::get(format!("http://{address}/metrics"))
         .await
         .unwrap()
@@ -480,8 +481,24 @@ fn demo_honours_serving_flags_and_refuses_a_config_file() {
     assert_eq!(demo.terminate(), Some(0));
 }
 
+/// An empty `--web.config.file=` means plain HTTP, as with the reference.
+#[test]
+fn an_empty_web_config_flag_means_plain_http() {
+    let mut demo = Running::start(&[
+        "demo".into(),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--web.config.file=".into(),
+    ]);
+    let line = demo.wait_for("demo running", 1);
+    assert!(line.contains("http://"), "{line}");
+    assert_eq!(demo.terminate(), Some(0));
+}
+
 /// Kills a process left running by a failed test.
-struct KillOnDrop(u32);
+struct KillOnDrop(
+    /// The process id.
+    u32,
+);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -510,7 +527,8 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
         .find_map(|kv| kv.strip_prefix("address="))
         .unwrap()
         .to_string();
-    exporter.wait_for("poll succeeded", 1);
+    // Counted from the start: the poll may finish before the "listening" line.
+    exporter.wait_for_since(0, "poll succeeded", 1);
     // Without --web.enable-lifecycle only the signal reloads.
     let refused = reqwest::Client::new()
         .post(format!("http://{address}/-/reload"))

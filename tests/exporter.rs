@@ -306,14 +306,20 @@ async fn a_bad_signature_is_rejected() {
     for c in ["desktop_status", "online_users", "app_sessions"] {
         assert_eq!(up(&m, c), Some(0.0), "{c}");
     }
-    assert!(h.sim.rejected_signatures() >= 1);
-    assert!(
+    // Each collector's first poll looks the project up once; the 401 is not retried,
+    // and nothing else is asked without a project.
+    assert_eq!(h.sim.rejected_signatures(), 3);
+    assert_eq!(
         m.value(
             "workspace_exporter_api_requests_total",
             &[("api", "iam_projects"), ("code", "401")]
-        )
-        .unwrap()
-            >= 1.0
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        m.find("workspace_exporter_api_requests_total", &[]).len(),
+        1,
+        "only IAM was asked"
     );
     assert!(m.find("huaweicloud_workspace_desktops", &[]).is_empty());
     assert!(!m.text.contains("not-the-right-secret-key"));
@@ -404,7 +410,9 @@ async fn not_ready_until_every_collector_has_polled_once() {
         .unwrap();
     assert_eq!(resp.status(), 503);
     let body = resp.text().await.unwrap();
-    assert!(body.contains("prod/desktop_status"), "{body}");
+    for c in ["desktop_status", "online_users", "app_sessions"] {
+        assert!(body.contains(&format!("prod/{c}")), "{body}");
+    }
     // /metrics still answers, with the collectors down.
     let m = Scrape::parse(
         &reqwest::get(format!("http://{}/metrics", exporter.local_addr()))
@@ -415,6 +423,17 @@ async fn not_ready_until_every_collector_has_polled_once() {
             .unwrap(),
     );
     assert_eq!(up(&m, "online_users"), Some(0.0));
+    // Closing the hanging endpoint resets the waiting connections: every first poll
+    // ends (failed), and readiness turns 200.
+    drop(hanging);
+    tokio::time::timeout(std::time::Duration::from_secs(60), exporter.ready())
+        .await
+        .expect("the first polls never ended");
+    let resp = reqwest::get(format!("http://{}/-/ready", exporter.local_addr()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "Ready\n");
     shutdown.cancel();
     exporter.wait().await;
 }
@@ -428,17 +447,59 @@ async fn two_targets_share_one_family_per_metric() {
         common::target_toml(
             &sim.url(),
             "staging",
-            "collectors = [\"online_users\"]\nregion = \"cn-north-9\""
+            // The simulator knows one project; naming it skips IAM's lookup by region.
+            &format!(
+                "collectors = [\"online_users\"]\nregion = \"cn-north-9\"\nproject_id = \"{DEMO_PROJECT_ID}\""
+            )
         )
         .replace("region = \"cn-north-4\"\n", "")
     );
     let h: Harness = common::start_exporter(sim, &toml).await;
     let m = h.scrape().await;
     assert_eq!(m.find("workspace_exporter_collector_up", &[]).len(), 2);
+    for target in ["prod", "staging"] {
+        assert_eq!(
+            m.value("workspace_exporter_collector_up", &[("target", target)]),
+            Some(1.0),
+            "{target}"
+        );
+    }
+    // The store merges the two targets' snapshots of one family under one HELP and one
+    // TYPE line, with both samples.
+    for family in [
+        "workspace_exporter_collector_up",
+        "huaweicloud_workspace_online_users",
+    ] {
+        for header in ["# HELP", "# TYPE"] {
+            assert_eq!(
+                m.text.matches(&format!("{header} {family} ")).count(),
+                1,
+                "{header} {family}:\n{}",
+                m.text
+            );
+        }
+    }
+    let online = m.find("huaweicloud_workspace_online_users", &[]);
+    assert_eq!(online.len(), 2, "{}", m.text);
+    let regions: std::collections::BTreeSet<&str> =
+        online.iter().map(|s| s.labels["region"].as_str()).collect();
+    assert_eq!(regions, ["cn-north-4", "cn-north-9"].into());
+    // Each family's samples follow its own header, not another family's.
+    let type_at = m
+        .text
+        .find("# TYPE huaweicloud_workspace_online_users ")
+        .unwrap();
+    let next_family = m.text[type_at..]
+        .match_indices("# HELP ")
+        .next()
+        .map_or(m.text.len(), |(i, _)| type_at + i);
     assert_eq!(
-        m.text
-            .matches("# TYPE workspace_exporter_collector_up")
+        m.text[type_at..next_family]
+            .lines()
+            .filter(|l| l.starts_with("huaweicloud_workspace_online_users{"))
             .count(),
-        1
+        2,
+        "{}",
+        m.text
     );
 }

@@ -15,8 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_workspace-exporter");
 
 /// The demo binary as a child process, its log lines read on a thread.
 struct Demo {
+    /// The process.
     child: Child,
+    /// Where it listens, `127.0.0.1:port`.
     address: String,
+    /// Its log lines, as they come.
     lines: mpsc::Receiver<String>,
 }
 
@@ -303,4 +306,25 @@ fn an_http11_request_without_host_gets_400() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     let answer = raw_exchange(a, "GET /-/healthy HTTP/1.0\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.0 200 "), "{answer}");
+}
+
+/// `rate_limit` in the web configuration (as the reference): a burst of requests is
+/// served, the next one gets 429 before any password is checked.
+#[test]
+fn requests_beyond_the_rate_limit_get_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    std::fs::write(&path, "rate_limit:\n  interval: 1h\n  burst: 2\n").unwrap();
+    let demo = Demo::start(&[&format!("--web.config.file={}", path.display())]);
+    let get = || {
+        raw_exchange(
+            &demo.address,
+            "GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    };
+    assert!(get().starts_with("HTTP/1.1 200 "));
+    assert!(get().starts_with("HTTP/1.1 200 "));
+    let refused = get();
+    assert!(refused.starts_with("HTTP/1.1 429 "), "{refused}");
+    assert!(refused.ends_with("Too Many Requests\n"), "{refused}");
 }

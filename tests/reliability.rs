@@ -1,8 +1,9 @@
-//! A flaky, throttling, lying cloud: every fault the simulator can inject, and what the
-//! exporter's metrics say about it.
+//! A flaky, throttling, lying cloud: every fault the simulator can inject, what the
+//! exporter's metrics say about it, and the cause its log gives for each failed poll.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Harness, Scrape};
@@ -28,14 +29,95 @@ fn scenario() -> Scenario {
     s
 }
 
+/// The log lines of one test's exporter. The subscriber is the default of the test's
+/// thread only, and a `#[tokio::test]` runs every task of its exporter on that thread,
+/// so tests running side by side do not mix their lines.
+#[derive(Clone, Default)]
+struct Logs(
+    /// Everything written so far.
+    Arc<Mutex<Vec<u8>>>,
+);
+
+/// Appends to a [`Logs`] buffer.
+struct LogWriter(
+    /// The buffer of the [`Logs`].
+    Arc<Mutex<Vec<u8>>>,
+);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let buffer = logs.0.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || LogWriter(buffer.clone()))
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The last "poll failed" (or "poll abandoned") line of `collector`; panics when
+    /// there is none.
+    fn last_failure(&self, collector: &str) -> String {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
+        text.lines()
+            .rev()
+            .find(|l| {
+                (l.contains("poll failed") || l.contains("poll abandoned"))
+                    && l.contains(&format!("collector=\"{collector}\""))
+            })
+            .unwrap_or_else(|| panic!("no failed poll of {collector} in the log:\n{text}"))
+            .to_string()
+    }
+
+    /// Asserts that the last failed poll of `collector` names `cause`.
+    fn assert_cause(&self, collector: &str, cause: &str) {
+        let line = self.last_failure(collector);
+        assert!(
+            line.contains(cause),
+            "expected {cause:?} as the cause: {line}"
+        );
+    }
+}
+
+/// An exporter and the log lines of this test.
+struct Run {
+    /// The exporter and its simulator.
+    h: Harness,
+    /// What the exporter logged.
+    logs: Logs,
+    /// Keeps the test's subscriber installed.
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
 /// An exporter with `poll` settings (a complete `[poll]` section) and a configured
 /// project, so IAM is not part of the picture.
-async fn start(poll: &str) -> Harness {
+async fn start(poll: &str) -> Run {
     start_with(poll, "").await
 }
 
 /// As [`start`], with `extra` keys in the target's section.
-async fn start_with(poll: &str, extra: &str) -> Harness {
+async fn start_with(poll: &str, extra: &str) -> Run {
+    let (logs, guard) = Logs::capture();
     let sim = common::start_sim(scenario()).await;
     let toml = format!(
         "{poll}\n{}",
@@ -45,7 +127,11 @@ async fn start_with(poll: &str, extra: &str) -> Harness {
             &format!("project_id = \"{DEMO_PROJECT_ID}\"\n{extra}")
         )
     );
-    common::start_exporter(sim, &toml).await
+    Run {
+        h: common::start_exporter(sim, &toml).await,
+        logs,
+        _guard: guard,
+    }
 }
 
 const QUICK: &str = "[poll]\nretry_backoff = \"1ms\"\nrate_limit_per_minute = 600000\n";
@@ -109,6 +195,7 @@ async fn a_4xx_other_than_429_is_not_retried() {
     let m = h.scrape().await;
     assert_eq!(up(&m, "online_users"), 0.0);
     assert_eq!(requests(&m, "online_users", "403"), Some(1.0));
+    h.logs.assert_cause("online_users", "HTTP 403");
     // The last good value stays.
     assert_eq!(
         m.value("huaweicloud_workspace_online_users", &[]),
@@ -138,6 +225,7 @@ async fn a_slow_upstream_times_out_per_request() {
     let m = h.scrape().await;
     assert_eq!(up(&m, "online_users"), 0.0);
     assert_eq!(requests(&m, "online_users", "error"), Some(2.0));
+    h.logs.assert_cause("online_users", "timed out");
 }
 
 #[tokio::test]
@@ -176,6 +264,8 @@ async fn metrics_answer_fast_while_the_upstream_hangs_and_the_deadline_ends_the_
     poll.await;
     let m = h.scrape().await;
     assert_eq!(up(&m, "desktop_status"), 0.0);
+    h.logs
+        .assert_cause("desktop_status", "longer than the deadline");
     assert_eq!(up(&m, "online_users"), 1.0);
     assert_eq!(in_use(&m), Some(7.0));
 }
@@ -218,6 +308,16 @@ async fn bad_bodies_fail_the_poll_and_keep_the_last_good_series() {
         h.exporter.poll_now().await;
         let m = h.scrape().await;
         assert_eq!(up(&m, "desktop_status"), 0.0, "{name}");
+        let cause = match name {
+            "garbage" | "html" => "malformed response",
+            "truncated" => "EOF while parsing",
+            "wrong type" => "invalid type",
+            "missing field" => "missing field `unknown_num`",
+            "negative" => "invalid value",
+            "absurd" => "implausible",
+            _ => "expected a sequence",
+        };
+        h.logs.assert_cause("desktop_status", cause);
         assert_eq!(in_use(&m), Some(7.0), "{name}");
     }
     h.sim.set_fault(Route::ConnectionsStatus, None);
@@ -239,6 +339,16 @@ async fn an_unparsable_latest_time_count_fails_online_users() {
         h.exporter.poll_now().await;
         let m = h.scrape().await;
         assert_eq!(up(&m, "online_users"), 0.0, "{body}");
+        let cause = if body.contains("lots") {
+            "not a non-negative integer"
+        } else if body.contains("no separator") {
+            "no ':' separator"
+        } else if body.contains("99999999999") {
+            "implausible"
+        } else {
+            "malformed response"
+        };
+        h.logs.assert_cause("online_users", cause);
         assert_eq!(
             m.value("huaweicloud_workspace_online_users", &[]),
             Some(6.0),
@@ -254,6 +364,7 @@ async fn a_body_cut_short_fails_the_poll() {
         .set_fault(Route::ConnectionsStatus, Some(Fault::CutBodyAfter(10)));
     h.exporter.poll_now().await;
     assert_eq!(up(&h.scrape().await, "desktop_status"), 0.0);
+    h.logs.assert_cause("desktop_status", "connection closed");
 }
 
 #[tokio::test]
@@ -267,6 +378,8 @@ async fn an_oversized_body_is_refused_while_reading() {
     let m = h.scrape().await;
     assert_eq!(up(&m, "desktop_status"), 0.0);
     assert_eq!(in_use(&m), Some(7.0));
+    h.logs
+        .assert_cause("desktop_status", "exceeds the limit of 1048576 bytes");
 }
 
 #[tokio::test]
@@ -279,6 +392,8 @@ async fn a_count_that_changes_between_pages_fails_app_sessions() {
     h.exporter.poll_now().await;
     let m = h.scrape().await;
     assert_eq!(up(&m, "app_sessions"), 0.0);
+    h.logs
+        .assert_cause("app_sessions", "count changed while paging");
     assert_eq!(
         h.sim.requests(Route::ListSessions) - before,
         2,
@@ -302,4 +417,6 @@ async fn empty_pages_before_count_is_reached_end_the_loop() {
     h.exporter.poll_now().await;
     assert_eq!(up(&h.scrape().await, "app_sessions"), 0.0);
     assert_eq!(h.sim.requests(Route::ListSessions) - before, 2);
+    h.logs
+        .assert_cause("app_sessions", "is empty although count says");
 }

@@ -211,7 +211,18 @@ async fn exports_online_clients_of_configured_and_discovered_accounts() {
 #[tokio::test]
 async fn a_bad_signature_is_rejected() {
     let (m, sim, shutdown) = run("wrong-secret").await;
-    assert!(sim.rejected_signatures() >= 1);
+    // Every request of the poll is rejected (400, not retried), and each is counted.
+    let counted: f64 = m
+        .find(
+            "workspace_exporter_api_requests_total",
+            &[("target", "sag")],
+        )
+        .iter()
+        .inspect(|s| assert_eq!(s.labels["code"], "400", "{s:?}"))
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(sim.rejected_signatures(), 5);
+    assert_eq!(counted, 5.0);
     assert!(
         m.find("alibabacloud_sag_user_online_clients", &[])
             .is_empty()

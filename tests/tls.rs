@@ -429,3 +429,59 @@ fn a_pinned_self_signed_client_certificate_is_accepted() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `client_allowed_sans`: a verified client certificate must also carry one of the
+/// listed DNS names or IP addresses, as in the reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_allowed_sans_restrict_verified_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_pki(d);
+    // make_pki's CA, again, to issue more client certificates.
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "sans CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(d.join("sans-ca.crt"), ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    issue(
+        d,
+        &issuer,
+        "allowed",
+        vec!["scraper.example".into()],
+        "by-name",
+    );
+    issue(d, &issuer, "allowed-ip", vec!["10.1.2.3".into()], "by-ip");
+    issue(d, &issuer, "other", vec!["other.example".into()], "other");
+    let web = d.join("web-sans.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: sans-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [scraper.example, 10.1.2.3]\n",
+    )
+    .unwrap();
+    let web = Arc::new(WebConfigSource::load(&web).unwrap());
+    let sim = common::start_sim(Scenario::demo()).await;
+    let toml = common::target_toml(&sim.url(), "prod", "");
+    let h = common::start_exporter_with_web(sim, &toml, Some(web)).await;
+    let url = format!(
+        "https://127.0.0.1:{}/-/healthy",
+        h.exporter.local_addr().port()
+    );
+    if common::tool_available("curl", &["--version"]) {
+        for (who, allowed) in [("by-name", true), ("by-ip", true), ("other", false)] {
+            let out = curl(
+                d,
+                &url,
+                &[
+                    "--cert",
+                    &format!("{who}.crt"),
+                    "--key",
+                    &format!("{who}.key"),
+                ],
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(text.starts_with("HTTP/1.1 200"), allowed, "{who}: {text}");
+        }
+    }
+}
