@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http;
+use crate::cloud::huawei::iam::API_IAM_PROJECTS;
 use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
 use crate::cloud::retry::ClientSettings;
 use crate::collectors::{self, Cloud, Factory};
@@ -273,7 +274,11 @@ fn build_jobs(
             settings(&target.name, &target.poll),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
+        if target.project_id.is_none() {
+            self_metrics.declare_apis(&target.name, &[API_IAM_PROJECTS]);
+        }
         for row in collectors::selected(Cloud::Huawei, i, &target.collectors)? {
+            self_metrics.declare_apis(&target.name, row.apis);
             if let Factory::Huawei(build) = row.factory {
                 jobs.push(Job::new(
                     &target.name,
@@ -298,6 +303,7 @@ fn build_jobs(
             client,
         });
         for row in collectors::selected(Cloud::AlibabaSag, i, &target.collectors)? {
+            self_metrics.declare_apis(&target.name, row.apis);
             if let Factory::AlibabaSag(build) = row.factory {
                 jobs.push(Job::new(
                     &target.name,

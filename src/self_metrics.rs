@@ -317,6 +317,14 @@ impl SelfMetrics {
         }
     }
 
+    /// Declares the operations a target calls: their throttle counters exist, at 0,
+    /// before anything is throttled, so `rate()` and dashboards see them from the start.
+    pub fn declare_apis(&self, target: &str, apis: &[&str]) {
+        for api in apis {
+            self.api_throttled.with_label_values(&[target, api]);
+        }
+    }
+
     /// Counts one throttled response.
     pub fn api_throttled(&self, target: &str, api: &str) {
         self.api_throttled.with_label_values(&[target, api]).inc();
