@@ -1,7 +1,9 @@
 //! The scheduler: one polling loop per target × collector.
 //!
 //! Drives the data flow (**poll** → decode → convert → snapshot): the first poll starts
-//! at once, then one every interval. A loop runs its polls one after another, so a
+//! soon after start (the loops' first polls spread over a few milliseconds per loop, at
+//! most 5 s), then one every interval at a phase of the loop's own, from a hash of its
+//! target and collector names, so that many targets do not poll in lockstep. A loop runs its polls one after another, so a
 //! poll never overlaps the previous one; when a poll outlasts the interval, the ticks
 //! it covered are skipped with a warning. A poll past its deadline is abandoned and
 //! counts as failed; time the poll spent queued behind the target's own rate limit does
@@ -94,10 +96,13 @@ pub fn spawn(
     shutdown: CancellationToken,
     tasks: &mut JoinSet<()>,
 ) {
+    let count = jobs.len();
     for job in jobs {
         store.register(job.key.clone(), job.poll.max_staleness);
+        let schedule = Schedule::of(&job.key, job.poll.interval, count);
         tasks.spawn(run_loop(
             job,
+            schedule,
             store.clone(),
             requests.subscribe(),
             shutdown.clone(),
@@ -105,15 +110,57 @@ pub fn spawn(
     }
 }
 
+/// When a loop polls: its first poll a little after start (spread over a window that
+/// grows with the number of loops, at most [`FIRST_POLL_SPREAD_MAX`]), then every
+/// interval at a stable phase, so that many targets do not poll in lockstep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Delay of the first poll after the loop starts.
+    pub first: Duration,
+    /// Offset within the interval of the later polls: they start at
+    /// `start + phase + k × interval`, k ≥ 1.
+    pub phase: Duration,
+}
+
+/// The first polls of all loops are spread over at most this long after start.
+pub const FIRST_POLL_SPREAD_MAX: Duration = Duration::from_secs(5);
+
+/// Spread of the first polls per loop: 10 loops start within 100 ms, 500 or more
+/// within [`FIRST_POLL_SPREAD_MAX`].
+pub const FIRST_POLL_SPREAD_PER_LOOP: Duration = Duration::from_millis(10);
+
+impl Schedule {
+    /// The schedule of the loop `key`, one of `loops`, polling every `interval`: both
+    /// offsets come from the FNV-1a hash of `target/collector`, so they are stable
+    /// across restarts and differ between loops.
+    pub fn of(key: &SlotKey, interval: Duration, loops: usize) -> Schedule {
+        let hash = crate::shard::fnv1a64(format!("{}/{}", key.target, key.collector).as_bytes());
+        let window = FIRST_POLL_SPREAD_PER_LOOP
+            .saturating_mul(u32::try_from(loops).unwrap_or(u32::MAX))
+            .min(FIRST_POLL_SPREAD_MAX)
+            .min(interval);
+        // The hash's top 53 bits as a fraction of the window.
+        let fraction = (hash >> 11) as f64 / (1u64 << 53) as f64;
+        let nanos = interval.as_nanos().max(1);
+        Schedule {
+            first: window.mul_f64(fraction),
+            phase: Duration::from_nanos((u128::from(hash) % nanos) as u64),
+        }
+    }
+}
+
 async fn run_loop(
     job: Job,
+    schedule: Schedule,
     store: Arc<Store>,
     mut requests: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) {
     let interval = job.poll.interval;
-    let mut ticker = tokio::time::interval(interval);
+    let start = Instant::now();
+    let mut ticker = tokio::time::interval_at(start + schedule.first, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut phased = false;
     let mut quota_warning = QuotaWarning::default();
     loop {
         tokio::select! {
@@ -168,6 +215,12 @@ async fn run_loop(
         );
         let quota_bound = quota_warning.check(&job, planned);
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
+        if !phased {
+            // From the second poll on, the loop's own phase within the interval.
+            phased = true;
+            ticker = tokio::time::interval_at(start + schedule.phase + interval, interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        }
         if elapsed >= interval {
             let skipped = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor();
             // A quota-bound collector overruns every poll, as its one warning said:
@@ -295,5 +348,34 @@ mod tests {
         assert!(!warning.check(&job, 50));
         assert_eq!(warning.warned, None);
         assert_eq!(quota_poll_time(122, 100), Duration::from_secs_f64(73.2));
+    }
+
+    #[test]
+    fn poll_offsets_are_stable_within_the_interval_and_spread() {
+        let interval = Duration::from_secs(60);
+        let key = |t: usize, c: &'static str| SlotKey {
+            target: format!("tenant-{t:03}"),
+            collector: c,
+        };
+        let mut phases = std::collections::BTreeSet::new();
+        for t in 0..200 {
+            for c in ["desktop_status", "online_users", "app_sessions"] {
+                let s = Schedule::of(&key(t, c), interval, 600);
+                assert_eq!(s, Schedule::of(&key(t, c), interval, 600), "stable");
+                assert!(s.phase < interval);
+                assert!(s.first < FIRST_POLL_SPREAD_MAX);
+                phases.insert(s.phase.as_secs());
+            }
+        }
+        // 600 loops over 60 one-second slots: nearly every second has polls.
+        assert!(phases.len() > 55, "{} distinct seconds", phases.len());
+        // Few loops start within a few milliseconds per loop; the window never passes
+        // the interval.
+        assert!(
+            Schedule::of(&key(1, "app_sessions"), interval, 4).first < Duration::from_millis(40)
+        );
+        let short = Duration::from_millis(20);
+        let s = Schedule::of(&key(1, "app_sessions"), short, 1000);
+        assert!(s.first < short && s.phase < short);
     }
 }

@@ -60,8 +60,8 @@ pub fn shard_of(target: &str, total: u32) -> u32 {
     (fnv1a64(target.as_bytes()) % u64::from(total.max(1))) as u32
 }
 
-/// The 64-bit FNV-1a hash.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+/// The 64-bit FNV-1a hash (also what spreads polls over their interval).
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     bytes
