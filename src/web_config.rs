@@ -10,7 +10,7 @@
 //! previous configuration. If the new files are broken, the previous configuration
 //! keeps serving and the error is logged.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -1237,8 +1237,9 @@ pub enum AuthOutcome {
 pub struct BasicAuth {
     /// user → bcrypt hash.
     users: BTreeMap<String, String>,
-    /// SHA-256 of (user, password, hash) of checks that succeeded.
-    verified: Mutex<HashSet<[u8; 32]>>,
+    /// SHA-256 of (user, password, hash) → the outcome of the check, good or not (as
+    /// the reference caches both): a repeated wrong password costs no bcrypt.
+    checked: Mutex<HashMap<[u8; 32], bool>>,
     /// A hash to check unknown users against, so they cost the same time: of the
     /// highest cost among the users.
     decoy: String,
@@ -1248,7 +1249,7 @@ pub struct BasicAuth {
     wait: Duration,
 }
 
-/// Most cached successful checks; the cache is emptied when it is full.
+/// Most cached checks; the cache is emptied when it is full.
 const MAX_CACHED_LOGINS: usize = 1024;
 
 impl BasicAuth {
@@ -1272,7 +1273,7 @@ impl BasicAuth {
             .unwrap_or(10);
         BasicAuth {
             users,
-            verified: Mutex::new(HashSet::new()),
+            checked: Mutex::new(HashMap::new()),
             decoy: decoy_hash(cost),
             slots,
             wait,
@@ -1284,9 +1285,11 @@ impl BasicAuth {
         !self.users.is_empty()
     }
 
-    /// Checks an `Authorization` header value. A login cached as good answers at
-    /// once; otherwise bcrypt runs on a blocking thread once a slot is free, and
-    /// [`AuthOutcome::Busy`] comes back when none frees up within the wait.
+    /// Checks an `Authorization` header value. A login checked before answers at once
+    /// (good or not); otherwise bcrypt runs on a blocking thread once a slot is free,
+    /// and [`AuthOutcome::Busy`] comes back when none frees up within the wait. The
+    /// cache is looked at again once the slot is taken, so identical logins queued
+    /// behind one another pay for bcrypt once.
     pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> AuthOutcome {
         if !self.enabled() {
             return AuthOutcome::Allowed;
@@ -1307,14 +1310,21 @@ impl BasicAuth {
             }
             h.finalize().into()
         };
-        if hash.is_some()
-            && self
-                .verified
+        let cached = |this: &Self| {
+            this.checked
                 .lock()
                 .expect("auth cache lock")
-                .contains(&key)
-        {
-            return AuthOutcome::Allowed;
+                .get(&key)
+                .map(|ok| {
+                    if *ok {
+                        AuthOutcome::Allowed
+                    } else {
+                        AuthOutcome::Denied
+                    }
+                })
+        };
+        if let Some(outcome) = cached(self) {
+            return outcome;
         }
         // The slot is taken before the blocking thread is asked for, and travels with
         // the verification: a client that hangs up does not free it early.
@@ -1323,6 +1333,9 @@ impl BasicAuth {
         else {
             return AuthOutcome::Busy;
         };
+        if let Some(outcome) = cached(self) {
+            return outcome;
+        }
         let this = self.clone();
         let ok = tokio::task::spawn_blocking(move || {
             let _slot = slot;
@@ -1337,17 +1350,18 @@ impl BasicAuth {
         })
         .await
         .unwrap_or(false);
-        if !ok {
-            return AuthOutcome::Denied;
-        }
         {
-            let mut cache = self.verified.lock().expect("auth cache lock");
+            let mut cache = self.checked.lock().expect("auth cache lock");
             if cache.len() >= MAX_CACHED_LOGINS {
                 cache.clear();
             }
-            cache.insert(key);
+            cache.insert(key, ok);
         }
-        AuthOutcome::Allowed
+        if ok {
+            AuthOutcome::Allowed
+        } else {
+            AuthOutcome::Denied
+        }
     }
 }
 
@@ -1759,12 +1773,16 @@ mod tests {
         )])));
         use AuthOutcome::*;
         assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
-        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        assert_eq!(auth.checked.lock().unwrap().len(), 1);
         assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
         assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
         assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
         assert_eq!(auth.check(None).await, Denied);
-        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        // Failures are cached too, and stay failures.
+        assert_eq!(auth.checked.lock().unwrap().len(), 3);
+        assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
+        assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
+        assert_eq!(auth.checked.lock().unwrap().len(), 3);
     }
 
     fn header(u: &str, p: &str) -> String {
