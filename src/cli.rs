@@ -66,6 +66,20 @@ pub(crate) struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub(crate) enable_lifecycle: bool,
 
+    /// Poll only the targets of this shard (0-based; with --total-shards). Overrides
+    /// server.shard.
+    #[arg(long = "shard", value_name = "N")]
+    pub(crate) shard: Option<u32>,
+
+    /// How many replicas share the targets. Overrides server.total_shards.
+    #[arg(long = "total-shards", value_name = "M")]
+    pub(crate) total_shards: Option<u32>,
+
+    /// Take the shard from the trailing number of the host name, as a StatefulSet pod
+    /// has (workspace-exporter-3 → 3); needs --total-shards or server.total_shards.
+    #[arg(long = "shard.from-hostname", conflicts_with = "shard")]
+    pub(crate) shard_from_hostname: bool,
+
     /// Validate the configuration, print the result, and exit (2 when invalid).
     #[arg(long = "config.check")]
     pub(crate) config_check: bool,
@@ -191,6 +205,47 @@ impl Cli {
             });
         }
         Ok((self.telemetry_path.clone(), self.max_requests))
+    }
+
+    /// The shard the flags ask for, over `configured` (the `[server]` one): `None` when
+    /// neither says anything.
+    pub(crate) fn shard(
+        &self,
+        configured: Option<workspace_exporter::shard::Shard>,
+    ) -> Result<Option<workspace_exporter::shard::Shard>, ConfigError> {
+        use workspace_exporter::shard::{self, Shard};
+        let key = if self.shard_from_hostname {
+            "--shard.from-hostname"
+        } else {
+            "--shard"
+        };
+        let index = if self.shard_from_hostname {
+            let host = shard::hostname().unwrap_or_default();
+            Some(shard::ordinal_of(&host).map_err(|e| ConfigError {
+                key: key.into(),
+                problem: e.to_string(),
+            })?)
+        } else {
+            self.shard
+        };
+        let total = self.total_shards.or(configured.map(|s| s.total));
+        match (index.or(configured.map(|s| s.index)), total) {
+            (None, None) => Ok(None),
+            (Some(index), Some(total)) => {
+                Shard::new(index, total).map(Some).map_err(|e| ConfigError {
+                    key: key.into(),
+                    problem: e.to_string(),
+                })
+            }
+            (Some(_), None) => Err(ConfigError {
+                key: key.into(),
+                problem: "needs --total-shards (or server.total_shards)".into(),
+            }),
+            (None, Some(_)) => Err(ConfigError {
+                key: "--total-shards".into(),
+                problem: "needs --shard or --shard.from-hostname (or server.shard)".into(),
+            }),
+        }
     }
 
     /// The demo's serving overrides; the demo has no configuration file, so

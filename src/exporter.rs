@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http;
+use crate::cloud::huawei::iam::API_IAM_PROJECTS;
 use crate::cloud::huawei::{HuaweiClient, HuaweiTargetContext};
 use crate::cloud::retry::ClientSettings;
 use crate::collectors::{self, Cloud, Factory};
@@ -113,6 +114,7 @@ pub fn start(
         .map_err(|e| StartError::HttpClient(e.to_string()))?;
     let self_metrics = Arc::new(SelfMetrics::new());
     self_metrics.record_reload(true, now_unix_seconds());
+    record_shard(config, &self_metrics);
     let store = Arc::new(Store::new(self_metrics.clone()));
     let requests = Arc::new(PollRequests::default());
 
@@ -221,6 +223,7 @@ impl Supervisor {
         self.config.server = server;
         // Checked by load_config above.
         let kept: BTreeSet<SlotKey> = self.spawn_loops().unwrap_or_default();
+        record_shard(&self.config, self.store.self_metrics());
         self.store.retain(&kept);
         self.store
             .self_metrics()
@@ -260,14 +263,22 @@ fn build_jobs(
         ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
     };
     let mut jobs = Vec::new();
+    let owned = |name: &str| config.server.shard.is_none_or(|s| s.owns(name));
     for (i, target) in config.huaweicloud.iter().enumerate() {
+        if !owned(&target.name) {
+            continue;
+        }
         let client = HuaweiClient::new(
             http.clone(),
             target.credentials.clone(),
             settings(&target.name, &target.poll),
         );
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
+        if target.project_id.is_none() {
+            self_metrics.declare_apis(&target.name, &[API_IAM_PROJECTS]);
+        }
         for row in collectors::selected(Cloud::Huawei, i, &target.collectors)? {
+            self_metrics.declare_apis(&target.name, row.apis);
             if let Factory::Huawei(build) = row.factory {
                 jobs.push(Job::new(
                     &target.name,
@@ -279,6 +290,9 @@ fn build_jobs(
         }
     }
     for (i, target) in config.alibabacloud_sag.iter().enumerate() {
+        if !owned(&target.name) {
+            continue;
+        }
         let client = AlibabaClient::new(
             http.clone(),
             target.credentials.clone(),
@@ -289,6 +303,7 @@ fn build_jobs(
             client,
         });
         for row in collectors::selected(Cloud::AlibabaSag, i, &target.collectors)? {
+            self_metrics.declare_apis(&target.name, row.apis);
             if let Factory::AlibabaSag(build) = row.factory {
                 jobs.push(Job::new(
                     &target.name,
@@ -300,6 +315,13 @@ fn build_jobs(
         }
     }
     Ok(jobs)
+}
+
+/// Reports the replica's shard (when sharded) and how many targets it polls.
+fn record_shard(config: &Config, self_metrics: &SelfMetrics) {
+    let owned = |t: &&str| config.server.shard.is_none_or(|s| s.owns(t));
+    let targets = config.target_names().filter(owned).count();
+    self_metrics.record_shard(config.server.shard, targets);
 }
 
 /// Loads the configuration file and checks every target's `collectors` list against

@@ -44,6 +44,7 @@
 //!   nothing of the exporter.
 //! - `reload`: reload requests from SIGHUP and `POST /-/reload` to the exporter.
 //! - [`shutdown`]: one future for SIGTERM/SIGINT; SIGHUP reloads.
+//! - [`shard`]: which targets this replica polls when several share them.
 //! - [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
 //! - `write_timeout`: drops connections whose client stops reading.
 //! - [`log_writer`]: the log writer that never fails (closed standard error).
@@ -71,6 +72,7 @@ mod scheduler;
 mod secret;
 pub mod self_metrics;
 mod server;
+pub mod shard;
 pub mod shutdown;
 #[cfg(feature = "simulator")]
 pub mod simulator;

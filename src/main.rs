@@ -65,6 +65,17 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     config.target_names().count(),
                     workspace_exporter::collectors::check(&config).unwrap_or(0)
                 ));
+                if let Some(shard) = config.server.shard {
+                    let owned: Vec<&str> =
+                        config.target_names().filter(|t| shard.owns(t)).collect();
+                    print_line(&format!(
+                        "shard {} of {} polls {} target(s): {}",
+                        shard.index,
+                        shard.total,
+                        owned.len(),
+                        owned.join(", ")
+                    ));
+                }
                 return Ok(());
             }
             let options = StartOptions {
@@ -103,6 +114,7 @@ fn load_config(cli: &Cli) -> Result<(Config, ServerConfig), Failure> {
     if let Some(n) = max_requests {
         config.server.max_requests = n;
     }
+    config.server.shard = cli.shard(config.server.shard).map_err(invalid)?;
     Ok((config, server_as_written))
 }
 

@@ -166,18 +166,24 @@ async fn run_loop(
             waited.as_secs_f64(),
             planned,
         );
-        quota_warning.check(&job, planned);
+        let quota_bound = quota_warning.check(&job, planned);
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
         if elapsed >= interval {
             let skipped = (elapsed.as_secs_f64() / interval.as_secs_f64()).floor();
-            tracing::warn!(
-                target_name = %job.key.target,
-                collector = job.key.collector,
-                duration_seconds = elapsed.as_secs_f64(),
-                interval_seconds = interval.as_secs_f64(),
-                skipped_ticks = skipped,
-                "poll took longer than the interval; skipping the ticks it overlapped"
-            );
+            // A quota-bound collector overruns every poll, as its one warning said:
+            // repeat that at debug level only.
+            if quota_bound {
+                tracing::debug!(target_name = %job.key.target, collector = job.key.collector, duration_seconds = elapsed.as_secs_f64(), interval_seconds = interval.as_secs_f64(), skipped_ticks = skipped, "quota-bound poll took longer than the interval; skipping the ticks it overlapped");
+            } else {
+                tracing::warn!(
+                    target_name = %job.key.target,
+                    collector = job.key.collector,
+                    duration_seconds = elapsed.as_secs_f64(),
+                    interval_seconds = interval.as_secs_f64(),
+                    skipped_ticks = skipped,
+                    "poll took longer than the interval; skipping the ticks it overlapped"
+                );
+            }
             // Next poll one full interval from now, not immediately.
             ticker.reset();
         }
@@ -219,15 +225,17 @@ struct QuotaWarning {
 }
 
 impl QuotaWarning {
-    fn check(&mut self, job: &Job, planned: u64) {
+    /// Warns when `planned` calls cannot fit one interval (again only when the numbers
+    /// change); returns whether they cannot.
+    fn check(&mut self, job: &Job, planned: u64) -> bool {
         let rate = job.poll.rate_limit_per_minute.max(1);
         let poll_time = quota_poll_time(planned, rate);
         if poll_time <= job.poll.interval {
             self.warned = None;
-            return;
+            return false;
         }
         if self.warned == Some((planned, rate)) {
-            return;
+            return true;
         }
         self.warned = Some((planned, rate));
         tracing::warn!(
@@ -239,10 +247,53 @@ impl QuotaWarning {
             interval_seconds = job.poll.interval.as_secs_f64(),
             "a poll needs more API calls than one interval of quota allows: each poll runs to its end, so data is refreshed about every poll_seconds instead of every interval; raise rate_limit_per_minute (after the cloud quota is raised) or the interval"
         );
+        true
     }
 }
 
 /// How long `calls` requests take at `per_minute` requests per minute.
 pub fn quota_poll_time(calls: u64, per_minute: u32) -> Duration {
     Duration::from_secs_f64(calls as f64 * 60.0 / f64::from(per_minute.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Idle;
+
+    impl Collector for Idle {
+        fn poll(&self, _poll: Poll) -> crate::collectors::PollFuture<'_> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[test]
+    fn the_quota_warning_is_given_once_per_plan_and_cleared_when_it_fits() {
+        let poll = TargetPoll {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(48),
+            max_staleness: Duration::from_secs(180),
+            max_retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            rate_limit_per_minute: 100,
+        };
+        let job = Job::new("t", "app_sessions", Arc::new(Idle), &poll);
+        let mut warning = QuotaWarning::default();
+        // 100 calls at 100 a minute fit a 60 s interval; 122 do not (73 s).
+        assert!(!warning.check(&job, 100));
+        assert_eq!(warning.warned, None);
+        assert!(warning.check(&job, 122));
+        assert_eq!(warning.warned, Some((122, 100)));
+        assert!(
+            warning.check(&job, 122),
+            "still quota-bound, not warned again"
+        );
+        assert!(warning.check(&job, 130));
+        assert_eq!(warning.warned, Some((130, 100)), "new numbers, new warning");
+        assert!(!warning.check(&job, 50));
+        assert_eq!(warning.warned, None);
+        assert_eq!(quota_poll_time(122, 100), Duration::from_secs_f64(73.2));
+    }
 }

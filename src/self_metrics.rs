@@ -31,6 +31,11 @@ pub struct SelfMetrics {
     /// `workspace_exporter_collector_planned_api_calls{target,collector}`: calls the
     /// next poll expects, to see how fresh the data can be at the rate limit.
     planned_api_calls: IntGaugeVec,
+    /// `workspace_exporter_shard_info{shard,total_shards}`: 1 on a sharded replica.
+    shard_info: IntGaugeVec,
+    /// `workspace_exporter_shard_targets`: targets this replica polls (all, unless
+    /// sharded).
+    shard_targets: IntGauge,
     /// `workspace_exporter_runtime_tasks`: alive async tasks (a leak shows as growth).
     runtime_tasks: IntGauge,
     /// `workspace_exporter_config_last_reload_successful`.
@@ -119,6 +124,19 @@ impl SelfMetrics {
             &["target", "collector"],
         )
         .expect("valid metric");
+        let shard_info = IntGaugeVec::new(
+            Opts::new(
+                "workspace_exporter_shard_info",
+                "Always 1 on a replica that polls one shard of the targets; the labels say which shard of how many.",
+            ),
+            &["shard", "total_shards"],
+        )
+        .expect("valid metric");
+        let shard_targets = IntGauge::new(
+            "workspace_exporter_shard_targets",
+            "Targets this replica polls: every configured target, or those of its shard.",
+        )
+        .expect("valid metric");
         let runtime_tasks = IntGauge::new(
             "workspace_exporter_runtime_tasks",
             "Async tasks alive in the exporter when the metrics were last encoded (polls, connections, timers).",
@@ -161,6 +179,8 @@ impl SelfMetrics {
             Box::new(rate_limit_wait.clone()),
             Box::new(planned_api_calls.clone()),
             Box::new(runtime_tasks.clone()),
+            Box::new(shard_info.clone()),
+            Box::new(shard_targets.clone()),
             Box::new(reload_successful.clone()),
             Box::new(reload_success_time.clone()),
             Box::new(build_info),
@@ -178,6 +198,8 @@ impl SelfMetrics {
             rate_limit_wait,
             planned_api_calls,
             runtime_tasks,
+            shard_info,
+            shard_targets,
             reload_successful,
             reload_success_time,
         }
@@ -242,6 +264,20 @@ impl SelfMetrics {
             .inc();
     }
 
+    /// Records this replica's shard (when sharded) and the number of targets it polls.
+    pub fn record_shard(&self, shard: Option<crate::shard::Shard>, targets: usize) {
+        if let Some(shard) = shard {
+            self.shard_info
+                .with_label_values(&[
+                    shard.index.to_string().as_str(),
+                    shard.total.to_string().as_str(),
+                ])
+                .set(1);
+        }
+        self.shard_targets
+            .set(i64::try_from(targets).unwrap_or(i64::MAX));
+    }
+
     /// Records a configuration load at `now_unix_seconds`.
     pub fn record_reload(&self, success: bool, now_unix_seconds: f64) {
         self.reload_successful.set(i64::from(success));
@@ -278,6 +314,14 @@ impl SelfMetrics {
                     }
                 }
             }
+        }
+    }
+
+    /// Declares the operations a target calls: their throttle counters exist, at 0,
+    /// before anything is throttled, so `rate()` and dashboards see them from the start.
+    pub fn declare_apis(&self, target: &str, apis: &[&str]) {
+        for api in apis {
+            self.api_throttled.with_label_values(&[target, api]);
         }
     }
 

@@ -23,7 +23,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::encoding::{Chunks, Negotiated};
@@ -177,6 +177,16 @@ pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest pause of the accept loop after a failed `accept` (out of file descriptors).
 pub const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Prepares an accepted connection: `TCP_NODELAY` (small responses on a kept-alive
+/// connection would otherwise wait ~40 ms for the client's delayed ACK), and the write
+/// timeout that drops a client that stops reading.
+fn accepted(stream: TcpStream, write_timeout: Duration) -> WriteTimeout<TcpStream> {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+    }
+    WriteTimeout::new(stream, write_timeout)
+}
+
 /// [`serve_with`] with explicit [`ConnectionLimits`].
 pub async fn serve_with_limits<H, F, B>(
     listener: TcpListener,
@@ -216,7 +226,7 @@ pub async fn serve_with_limits<H, F, B>(
                 }
             },
         };
-        let stream = WriteTimeout::new(stream, limits.write_timeout);
+        let stream = accepted(stream, limits.write_timeout);
         let handler = handler.clone();
         let active = web.as_ref().map(|w| w.active());
         let tls = active.as_ref().and_then(|a| a.tls.clone());
@@ -640,5 +650,19 @@ mod tests {
             Arc::ptr_eq(&first, &state.store.bodies()),
             "a scrape re-encoded the body"
         );
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_do_not_wait_for_delayed_acks() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        assert!(
+            !stream.nodelay().unwrap(),
+            "the kernel's default is Nagle on"
+        );
+        let stream = accepted(stream, Duration::from_secs(30));
+        assert!(stream.get_ref().nodelay().unwrap());
     }
 }

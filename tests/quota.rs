@@ -120,11 +120,14 @@ async fn a_quota_bound_poll_finishes_with_exact_values_at_the_default_rate_limit
     assert_eq!(gauge(&m, "workspace_exporter_collector_up"), 1.0);
     assert_eq!(gauge(&m, "workspace_exporter_poll_api_calls"), 122.0);
     assert_eq!(exported(&m), want);
+    // The throttle counters of both operations exist from the start, at 0.
+    let throttled = m.find("workspace_exporter_api_throttled_total", &[]);
     assert_eq!(
-        m.value("workspace_exporter_api_throttled_total", &[])
-            .unwrap_or(0.0),
-        0.0
+        throttled.len(),
+        2,
+        "list_sessions and list_app_server_groups"
     );
+    assert!(throttled.iter().all(|s| s.value == 0.0));
     // No minute ever saw more than the configured 100 requests, burst included.
     let busiest = busiest_minute(&h.sim.arrivals());
     assert!(busiest <= 100, "{busiest} requests in one minute");

@@ -96,4 +96,9 @@ impl Collector for DesktopStatusCollector {
     fn poll(&self, poll: Poll) -> PollFuture<'_> {
         Box::pin(self.poll_once(poll))
     }
+
+    /// One call a poll (the project's IAM discovery happens once, on the first).
+    fn planned_api_calls(&self) -> Option<u64> {
+        Some(1)
+    }
 }

@@ -15,7 +15,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::cloud::alibaba::SagTargetContext;
+use crate::cloud::alibaba::sag::{
+    API_DESCRIBE_CLIENT_USERS, API_DESCRIBE_ONLINE_CLIENT_STATISTICS,
+    API_DESCRIBE_USER_ONLINE_CLIENTS,
+};
 use crate::cloud::huawei::iam::DiscoveryError;
+use crate::cloud::huawei::workspace::{API_CONNECTIONS_STATUS, API_ONLINE_USERS};
+use crate::cloud::huawei::workspace_app::{API_LIST_APP_SERVER_GROUPS, API_LIST_SESSIONS};
 use crate::cloud::huawei::{ApiError, HuaweiTargetContext};
 use crate::cloud::quota::PollUsage;
 use crate::config::ConfigError;
@@ -31,24 +37,32 @@ pub static REGISTRY: &[Registration] = &[
     Registration {
         name: "desktop_status",
         default_enabled: true,
+        apis: &[API_CONNECTIONS_STATUS],
         summary: "desktops per desktop group by power, assignment and login state",
         factory: Factory::Huawei(|t| Arc::new(desktop_status::DesktopStatusCollector::new(t))),
     },
     Registration {
         name: "online_users",
         default_enabled: true,
+        apis: &[API_ONLINE_USERS],
         summary: "users online now (latest bucket of today's history)",
         factory: Factory::Huawei(|t| Arc::new(online_users::OnlineUsersCollector::new(t))),
     },
     Registration {
         name: "app_sessions",
         default_enabled: true,
+        apis: &[API_LIST_SESSIONS, API_LIST_APP_SERVER_GROUPS],
         summary: "application-streaming sessions per server group and state",
         factory: Factory::Huawei(|t| Arc::new(app_sessions::AppSessionsCollector::new(t))),
     },
     Registration {
         name: "sag_online_clients",
         default_enabled: true,
+        apis: &[
+            API_DESCRIBE_USER_ONLINE_CLIENTS,
+            API_DESCRIBE_CLIENT_USERS,
+            API_DESCRIBE_ONLINE_CLIENT_STATISTICS,
+        ],
         summary: "SAG APP client accounts online, and since when",
         factory: Factory::AlibabaSag(|t| {
             Arc::new(sag_online_clients::SagOnlineClientsCollector::new(t))
@@ -63,6 +77,9 @@ pub struct Registration {
     pub name: &'static str,
     /// Whether a target without a `collectors` list runs it.
     pub default_enabled: bool,
+    /// The upstream operations it calls (the `api` label), so their counters start at
+    /// 0 before the first call.
+    pub apis: &'static [&'static str],
     /// What it exports, in a few words.
     pub summary: &'static str,
     /// How to build it; its variant says which cloud's targets run it.

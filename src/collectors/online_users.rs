@@ -69,4 +69,9 @@ impl Collector for OnlineUsersCollector {
     fn poll(&self, poll: Poll) -> PollFuture<'_> {
         Box::pin(self.poll_once(poll))
     }
+
+    /// One call a poll (the project's IAM discovery happens once, on the first).
+    fn planned_api_calls(&self) -> Option<u64> {
+        Some(1)
+    }
 }

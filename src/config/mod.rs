@@ -45,6 +45,7 @@ pub use schema::{
 pub use secrets::names_secret;
 pub use target::{DEFAULT_CONCURRENCY, TargetPoll};
 
+use crate::shard::Shard;
 use checks::{nonzero, positive};
 
 /// Prefix of the environment variables that override configuration keys.
@@ -113,6 +114,8 @@ pub struct ServerConfig {
     pub telemetry_path: String,
     /// Most requests served at once; more get 503.
     pub max_requests: usize,
+    /// This replica's share of the targets; `None` polls them all.
+    pub shard: Option<Shard>,
 }
 
 /// Default limit on concurrent HTTP requests.
@@ -201,6 +204,19 @@ impl Config {
                 validate_telemetry_path(&path)
                     .map_err(|p| ConfigError::new("server.telemetry_path", p))?;
                 path
+            },
+            shard: match (raw.server.shard, raw.server.total_shards) {
+                (None, None) => None,
+                (Some(index), Some(total)) => Some(
+                    Shard::new(index, total)
+                        .map_err(|e| ConfigError::new("server.shard", e.to_string()))?,
+                ),
+                _ => {
+                    return Err(ConfigError::new(
+                        "server.shard",
+                        "set both server.shard and server.total_shards, or neither",
+                    ));
+                }
             },
         };
         let poll = PollConfig {

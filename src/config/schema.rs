@@ -56,6 +56,10 @@ pub struct RawServer {
     pub telemetry_path: Option<String>,
     /// Most requests served at once; more get 503.
     pub max_requests: Option<usize>,
+    /// This replica's shard (with `total_shards`).
+    pub shard: Option<u32>,
+    /// How many replicas share the targets.
+    pub total_shards: Option<u32>,
 }
 
 /// `[poll]` as written.

@@ -15,7 +15,8 @@ pub fn names_secret(key: &str) -> bool {
         .any(|word| key.contains(word))
 }
 
-/// A secret that must be present: from its value key, its `*_file` key, or `env_name`.
+/// A secret that must be present: from its value key, its `*_file` key, or `env_name`;
+/// with the file it came from, if any.
 pub(super) fn required_secret(
     key: &str,
     value: Option<Secret>,
@@ -23,7 +24,7 @@ pub(super) fn required_secret(
     env_name: &str,
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Secret, ConfigError> {
+) -> Result<(Secret, Option<PathBuf>), ConfigError> {
     secret(key, value, file, env_name, base_dir, env)?.ok_or_else(|| missing_secret(key, env_name))
 }
 
@@ -34,7 +35,8 @@ fn missing_secret(key: &str, env_name: &str) -> ConfigError {
     )
 }
 
-/// Resolves a secret from its value key, its `*_file` key, or an environment fallback.
+/// Resolves a secret from its value key, its `*_file` key (returned too, so the keys can
+/// follow the file), or an environment fallback.
 pub(super) fn secret(
     key: &str,
     value: Option<Secret>,
@@ -42,7 +44,7 @@ pub(super) fn secret(
     env_name: &str,
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Secret>, ConfigError> {
+) -> Result<Option<(Secret, Option<PathBuf>)>, ConfigError> {
     let file_key = format!("{key}_file");
     match (value, file) {
         (Some(_), Some(_)) => Err(ConfigError::new(
@@ -54,7 +56,7 @@ pub(super) fn secret(
             if v.is_empty() {
                 Err(ConfigError::new(key, "is empty"))
             } else {
-                Ok(Some(Secret::new(v)))
+                Ok(Some((Secret::new(v), None)))
             }
         }
         (None, Some(path)) => {
@@ -76,11 +78,11 @@ pub(super) fn secret(
                     format!("secret file {} is empty", path.display()),
                 ));
             }
-            Ok(Some(Secret::new(content)))
+            Ok(Some((Secret::new(content), Some(path))))
         }
         (None, None) => Ok(env(env_name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
-            .map(Secret::new)),
+            .map(|v| (Secret::new(v), None))),
     }
 }

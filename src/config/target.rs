@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::checks::{collector_list, concurrency, nonzero, positive, region_of, target_name};
 use super::secrets::{required_secret, secret};
 use super::{ConfigError, HumanDuration, PollConfig};
-use crate::cloud::credentials::{Credentials, Keys};
+use crate::cloud::credentials::{Credentials, KeyFiles, Keys};
 use crate::secret::Secret;
 
 /// A secret as written: its value key and its `*_file` key.
@@ -105,12 +105,19 @@ pub(super) fn resolve_common(
         base_dir,
         env,
     )?;
+    let (security_token, token_file) = security_token.unzip();
+    let keys = Keys {
+        access_key: access_key.0,
+        secret_key: secret_key.0,
+        security_token,
+    };
+    let files = KeyFiles {
+        access_key: access_key.1,
+        secret_key: secret_key.1,
+        security_token: token_file.flatten(),
+    };
     Ok(Common {
-        credentials: Credentials::Static(Keys {
-            access_key,
-            secret_key,
-            security_token,
-        }),
+        credentials: Credentials::from_files(keys, files),
         concurrency: concurrency(&key("concurrency"), t.concurrency)?,
         collectors: collector_list(&key("collectors"), t.collectors)?,
         poll: target_poll(&prefix, t.poll, poll)?,

@@ -94,7 +94,8 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
             ("user-agent".into(), crate::USER_AGENT.into()),
         ];
-        if let Some(token) = &self.credentials.keys().security_token {
+        let keys = self.credentials.keys();
+        if let Some(token) = &keys.security_token {
             headers.push(("x-acs-security-token".into(), token.expose().to_string()));
         }
         let signature = signer::sign(
@@ -105,8 +106,8 @@ impl AlibabaClient {
                 headers: &headers,
                 body: b"",
             },
-            self.credentials.keys().access_key.expose(),
-            self.credentials.keys().secret_key.expose(),
+            keys.access_key.expose(),
+            keys.secret_key.expose(),
         );
         let mut url = req.endpoint.clone();
         let query = signer::canonical_query(&req.query);

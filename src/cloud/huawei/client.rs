@@ -100,7 +100,8 @@ impl HuaweiClient {
             headers.push(("X-Project-Id".into(), project_id.to_string()));
         }
         headers.push(("User-Agent".into(), crate::USER_AGENT.into()));
-        if let Some(token) = &self.credentials.keys().security_token {
+        let keys = self.credentials.keys();
+        if let Some(token) = &keys.security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
         headers.push((signer::DATE_HEADER.into(), signer::sdk_date(Utc::now())));
@@ -112,12 +113,8 @@ impl HuaweiClient {
             headers: &headers,
             body: b"",
         };
-        let signature = signer::sign(
-            &to_sign,
-            self.credentials.keys().access_key.expose(),
-            self.credentials.keys().secret_key.expose(),
-        )
-        .expect("X-Sdk-Date is set above");
+        let signature = signer::sign(&to_sign, keys.access_key.expose(), keys.secret_key.expose())
+            .expect("X-Sdk-Date is set above");
         let mut builder = self.http.get(url);
         if let Some(timeout) = self.settings.timeout {
             builder = builder.timeout(timeout);
