@@ -10,7 +10,7 @@
 //! previous configuration. If the new files are broken, the previous configuration
 //! keeps serving and the error is logged.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -60,11 +60,23 @@ struct RawWebConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRateLimit {
-    /// Time to earn one request, a Go duration such as `1s` or `100ms`; zero or
+    /// Time to earn one request, a Go duration such as `1s` or `100ms`, or an
+    /// integer number of nanoseconds (as Go's YAML reads a `time.Duration`); zero or
     /// absent means no rate limit.
-    interval: Option<String>,
-    /// Requests allowed in a burst; zero or absent turns the limit off.
+    interval: Option<RawDuration>,
+    /// Requests allowed in a burst; zero or absent, with an interval, refuses every
+    /// request (as the reference's limiter does).
     burst: Option<u32>,
+}
+
+/// A duration as Go's YAML reads one: text such as `1s`, or nanoseconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    /// Nanoseconds.
+    Nanos(u64),
+    /// Text with a unit.
+    Text(String),
 }
 
 /// `rate_limit`: a token bucket over every request, as the reference's limiter
@@ -149,8 +161,8 @@ struct RawHttp {
     headers: Option<BTreeMap<String, String>>,
     /// Whether to offer HTTP/2 (the reference's default is true). This server speaks
     /// HTTP/1.1 only and offers only `http/1.1` in ALPN, so clients use HTTP/1.1
-    /// whatever the value.
-    #[allow(dead_code)]
+    /// whatever the value; as in the reference, while it is on, a `cipher_suites`
+    /// list for TLS 1.2 must hold an AES-128-GCM suite HTTP/2 requires.
     http2: Option<bool>,
 }
 
@@ -206,6 +218,27 @@ pub struct TlsSettings {
     /// or IP addresses as a subject alternative name; empty means any.
     pub client_allowed_sans: Vec<String>,
 }
+
+/// Go's names for its TLS 1.3 suites (`tls.CipherSuites()`): accepted in
+/// `cipher_suites` and, as in Go, without effect.
+const GO_TLS13_SUITES: [&str; 3] = [
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
+
+/// Go's names for TLS 1.2 suites (`tls.CipherSuites()`) that rustls does not
+/// implement (CBC, RSA key exchange): accepted in `cipher_suites`, not offered.
+const GO_SUITES_RUSTLS_LACKS: [&str; 8] = [
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+];
 
 /// The rustls TLS 1.2 cipher suite for a Go name, if rustls (ring) has it.
 fn tls12_suite(go_name: &str) -> Option<rustls::SupportedCipherSuite> {
@@ -302,7 +335,30 @@ impl WebConfig {
                 p.to_path_buf()
             }
         };
-        let tls = match raw.tls_server_config {
+        // As the reference: an empty string is the same as an absent key.
+        let tls_raw = raw.tls_server_config.map(|mut t| {
+            for field in [
+                &mut t.cert_file,
+                &mut t.key_file,
+                &mut t.cert,
+                &mut t.client_ca_file,
+                &mut t.client_auth_type,
+            ] {
+                if field.as_deref() == Some("") {
+                    *field = None;
+                }
+            }
+            if t.key.as_ref().is_some_and(|k| k.expose().is_empty()) {
+                t.key = None;
+            }
+            t
+        });
+        let http2 = raw
+            .http_server_config
+            .as_ref()
+            .and_then(|h| h.http2)
+            .unwrap_or(true);
+        let tls = match tls_raw {
             None => None,
             // As the reference: without a certificate, a key and any client
             // certificate setting, TLS is off (a lone min_version does not turn it on).
@@ -378,14 +434,17 @@ impl WebConfig {
                         "client_ca_file is set but no client certificate is asked for: set client_auth_type (e.g. RequireAndVerifyClientCert) or remove client_ca_file",
                     ));
                 }
-                if matches!(
-                    client_auth,
-                    ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert
-                ) && client_ca_file.is_none()
+                // RequireAndVerifyClientCert without a CA file: the reference verifies
+                // against the system's CAs, so any publicly issued client certificate
+                // gets in; refused here, it is almost certainly a forgotten line.
+                // VerifyClientCertIfGiven without one lets clients in without a
+                // certificate, so it is accepted (a certificate, if presented, is
+                // refused: there is nothing to verify it against).
+                if client_auth == ClientAuth::RequireAndVerifyClientCert && client_ca_file.is_none()
                 {
                     return Err(err(
                         "tls_server_config.client_ca_file",
-                        "missing: verifying client certificates needs a CA file",
+                        "missing: RequireAndVerifyClientCert needs a CA file to verify client certificates against",
                     ));
                 }
                 let version = |key: &str, v: &Option<String>, default: u8| match v.as_deref() {
@@ -408,46 +467,87 @@ impl WebConfig {
                 }
                 let cipher_suites = match &t.cipher_suites {
                     None => None,
-                    Some(names) => Some(
-                        names
-                            .iter()
-                            .enumerate()
-                            .map(|(i, n)| {
-                                tls12_suite(n)
-                                    .and_then(|s| s.suite().as_str())
-                                    .ok_or_else(|| {
-                                        err(
-                                            format!("tls_server_config.cipher_suites[{i}]"),
-                                            format!("{n:?} is not a TLS 1.2 cipher suite rustls offers (ECDHE with AES-GCM or ChaCha20-Poly1305 only; no CBC, no RSA key exchange)"),
-                                        )
-                                    })
-                            })
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
+                    Some(names) => {
+                        let mut suites = Vec::new();
+                        let mut lacking = Vec::new();
+                        for (i, n) in names.iter().enumerate() {
+                            if let Some(name) = tls12_suite(n).and_then(|s| s.suite().as_str()) {
+                                suites.push(name);
+                            } else if GO_TLS13_SUITES.contains(&n.as_str()) {
+                                // As in Go: TLS 1.3 suites are not configurable.
+                            } else if GO_SUITES_RUSTLS_LACKS.contains(&n.as_str()) {
+                                lacking.push(n.as_str());
+                            } else {
+                                return Err(err(
+                                    format!("tls_server_config.cipher_suites[{i}]"),
+                                    format!("{n:?} is not a cipher suite name Go knows"),
+                                ));
+                            }
+                        }
+                        if !lacking.is_empty() {
+                            tracing::warn!(
+                                suites = %lacking.join(","),
+                                "tls_server_config.cipher_suites: rustls has no CBC or RSA key exchange suites; these are not offered"
+                            );
+                        }
+                        if suites.is_empty() && min <= 12 {
+                            return Err(err(
+                                "tls_server_config.cipher_suites",
+                                "none of the listed TLS 1.2 suites is available in rustls (ECDHE with AES-GCM or ChaCha20-Poly1305 only; no CBC, no RSA key exchange)",
+                            ));
+                        }
+                        // As the reference (Go's HTTP/2 set-up refuses to start): while
+                        // HTTP/2 is on, a TLS 1.2 list needs an AES-128-GCM suite.
+                        let h2_suites = [
+                            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                        ];
+                        if http2
+                            && min <= 12
+                            && !names.iter().any(|n| h2_suites.contains(&n.as_str()))
+                        {
+                            return Err(err(
+                                "tls_server_config.cipher_suites",
+                                "is missing an HTTP/2-required suite (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), which the reference requires while http_server_config.http2 is on (its default): add one, or set http2: false",
+                            ));
+                        }
+                        Some(suites)
+                    }
                 };
                 let curve_preferences = match &t.curve_preferences {
                     None => None,
-                    Some(names) => Some(
-                        names
-                            .iter()
-                            .enumerate()
-                            .map(|(i, n)| {
-                                kx_group(n).map(|g| g.name().as_str().unwrap_or("?")).ok_or_else(|| {
-                                    err(
-                                        format!("tls_server_config.curve_preferences[{i}]"),
-                                        format!("{n:?} is not a curve rustls offers (X25519, CurveP256, CurveP384; CurveP521 has no rustls equivalent)"),
-                                    )
-                                })
-                            })
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
+                    Some(names) => {
+                        let mut groups = Vec::new();
+                        let mut lacking = Vec::new();
+                        for (i, n) in names.iter().enumerate() {
+                            if let Some(g) = kx_group(n) {
+                                groups.push(g.name().as_str().unwrap_or("?"));
+                            } else if n == "CurveP521" {
+                                lacking.push(n.as_str());
+                            } else {
+                                return Err(err(
+                                    format!("tls_server_config.curve_preferences[{i}]"),
+                                    format!(
+                                        "{n:?} is not one of CurveP256, CurveP384, CurveP521, X25519"
+                                    ),
+                                ));
+                            }
+                        }
+                        if !lacking.is_empty() {
+                            tracing::warn!(
+                                curves = %lacking.join(","),
+                                "tls_server_config.curve_preferences: rustls has no P-521; not offered"
+                            );
+                        }
+                        if groups.is_empty() {
+                            return Err(err(
+                                "tls_server_config.curve_preferences",
+                                "none of the listed curves is available in rustls (X25519, CurveP256, CurveP384; CurveP521 has no rustls equivalent)",
+                            ));
+                        }
+                        Some(groups)
+                    }
                 };
-                if curve_preferences.as_ref().is_some_and(Vec::is_empty) {
-                    return Err(err(
-                        "tls_server_config.curve_preferences",
-                        "is empty: remove it for the defaults",
-                    ));
-                }
                 let settings = TlsSettings {
                     cert,
                     key,
@@ -522,19 +622,23 @@ impl WebConfig {
         let rate_limit = match raw.rate_limit {
             None => None,
             Some(r) => {
-                let interval = match r.interval.as_deref().map(str::trim) {
-                    None | Some("") => Duration::ZERO,
-                    Some(text) => humantime::parse_duration(text).map_err(|e| {
-                        err(
-                            "rate_limit.interval",
-                            format!("{text:?} is not a duration like \"1s\" ({e})"),
-                        )
-                    })?,
+                let interval = match &r.interval {
+                    None => Duration::ZERO,
+                    Some(RawDuration::Nanos(n)) => Duration::from_nanos(*n),
+                    Some(RawDuration::Text(text)) if text.trim().is_empty() => Duration::ZERO,
+                    Some(RawDuration::Text(text)) => humantime::parse_duration(text.trim())
+                        .map_err(|e| {
+                            err(
+                                "rate_limit.interval",
+                                format!("{text:?} is not a duration like \"1s\" ({e})"),
+                            )
+                        })?,
                 };
                 let burst = r.burst.unwrap_or(0);
-                // As the reference: no burst means no limiter, and a zero interval
-                // an unlimited rate.
-                (burst > 0 && !interval.is_zero()).then_some(RateLimit { interval, burst })
+                // As the reference (`rate.NewLimiter(rate.Every(interval), burst)` when
+                // the interval is not zero): a zero interval means no limiter, and a
+                // zero burst a limiter that refuses every request.
+                (!interval.is_zero()).then_some(RateLimit { interval, burst })
             }
         };
         Ok(WebConfig {
@@ -680,14 +784,24 @@ pub fn build_server_config(
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert => Some(Arc::new(AnyClientCert {
             mandatory: false,
+            refuse_presented: false,
             provider: provider.clone(),
             allowed_sans: settings.client_allowed_sans.clone(),
         })),
         ClientAuth::RequireAnyClientCert => Some(Arc::new(AnyClientCert {
             mandatory: true,
+            refuse_presented: false,
             provider: provider.clone(),
             allowed_sans: settings.client_allowed_sans.clone(),
         })),
+        ClientAuth::VerifyClientCertIfGiven if settings.client_ca_file.is_none() => {
+            Some(Arc::new(AnyClientCert {
+                mandatory: false,
+                refuse_presented: true,
+                provider: provider.clone(),
+                allowed_sans: settings.client_allowed_sans.clone(),
+            }))
+        }
         ClientAuth::VerifyClientCertIfGiven => Some(verified(true)?),
         ClientAuth::RequireAndVerifyClientCert => Some(verified(false)?),
     };
@@ -850,10 +964,14 @@ impl ClientCertVerifier for PinningVerifier {
 
 /// Accepts any client certificate without verifying it (`RequestClientCert`,
 /// `RequireAnyClientCert`); signatures are still checked, so the client holds the key.
+/// With `refuse_presented` (`VerifyClientCertIfGiven` without a CA file), a client may
+/// come without a certificate and one it presents is refused.
 #[derive(Debug)]
 struct AnyClientCert {
     /// Whether a certificate is required.
     mandatory: bool,
+    /// Whether a presented certificate is refused: there is no CA to verify it with.
+    refuse_presented: bool,
     /// Checks the handshake signatures.
     provider: Arc<rustls::crypto::CryptoProvider>,
     /// `client_allowed_sans`; empty means any.
@@ -879,6 +997,11 @@ impl ClientCertVerifier for AnyClientCert {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.refuse_presented {
+            let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+            log_refusal(&e);
+            return Err(e);
+        }
         check_allowed_sans(&self.allowed_sans, end_entity).inspect_err(log_refusal)?;
         Ok(ClientCertVerified::assertion())
     }
@@ -1114,8 +1237,9 @@ pub enum AuthOutcome {
 pub struct BasicAuth {
     /// user → bcrypt hash.
     users: BTreeMap<String, String>,
-    /// SHA-256 of (user, password, hash) of checks that succeeded.
-    verified: Mutex<HashSet<[u8; 32]>>,
+    /// SHA-256 of (user, password, hash) → the outcome of the check, good or not (as
+    /// the reference caches both): a repeated wrong password costs no bcrypt.
+    checked: Mutex<HashMap<[u8; 32], bool>>,
     /// A hash to check unknown users against, so they cost the same time: of the
     /// highest cost among the users.
     decoy: String,
@@ -1125,7 +1249,7 @@ pub struct BasicAuth {
     wait: Duration,
 }
 
-/// Most cached successful checks; the cache is emptied when it is full.
+/// Most cached checks; the cache is emptied when it is full.
 const MAX_CACHED_LOGINS: usize = 1024;
 
 impl BasicAuth {
@@ -1149,7 +1273,7 @@ impl BasicAuth {
             .unwrap_or(10);
         BasicAuth {
             users,
-            verified: Mutex::new(HashSet::new()),
+            checked: Mutex::new(HashMap::new()),
             decoy: decoy_hash(cost),
             slots,
             wait,
@@ -1161,9 +1285,11 @@ impl BasicAuth {
         !self.users.is_empty()
     }
 
-    /// Checks an `Authorization` header value. A login cached as good answers at
-    /// once; otherwise bcrypt runs on a blocking thread once a slot is free, and
-    /// [`AuthOutcome::Busy`] comes back when none frees up within the wait.
+    /// Checks an `Authorization` header value. A login checked before answers at once
+    /// (good or not); otherwise bcrypt runs on a blocking thread once a slot is free,
+    /// and [`AuthOutcome::Busy`] comes back when none frees up within the wait. The
+    /// cache is looked at again once the slot is taken, so identical logins queued
+    /// behind one another pay for bcrypt once.
     pub async fn check(self: &Arc<Self>, authorization: Option<&str>) -> AuthOutcome {
         if !self.enabled() {
             return AuthOutcome::Allowed;
@@ -1184,14 +1310,21 @@ impl BasicAuth {
             }
             h.finalize().into()
         };
-        if hash.is_some()
-            && self
-                .verified
+        let cached = |this: &Self| {
+            this.checked
                 .lock()
                 .expect("auth cache lock")
-                .contains(&key)
-        {
-            return AuthOutcome::Allowed;
+                .get(&key)
+                .map(|ok| {
+                    if *ok {
+                        AuthOutcome::Allowed
+                    } else {
+                        AuthOutcome::Denied
+                    }
+                })
+        };
+        if let Some(outcome) = cached(self) {
+            return outcome;
         }
         // The slot is taken before the blocking thread is asked for, and travels with
         // the verification: a client that hangs up does not free it early.
@@ -1200,6 +1333,9 @@ impl BasicAuth {
         else {
             return AuthOutcome::Busy;
         };
+        if let Some(outcome) = cached(self) {
+            return outcome;
+        }
         let this = self.clone();
         let ok = tokio::task::spawn_blocking(move || {
             let _slot = slot;
@@ -1214,17 +1350,18 @@ impl BasicAuth {
         })
         .await
         .unwrap_or(false);
-        if !ok {
-            return AuthOutcome::Denied;
-        }
         {
-            let mut cache = self.verified.lock().expect("auth cache lock");
+            let mut cache = self.checked.lock().expect("auth cache lock");
             if cache.len() >= MAX_CACHED_LOGINS {
                 cache.clear();
             }
-            cache.insert(key);
+            cache.insert(key, ok);
         }
-        AuthOutcome::Allowed
+        if ok {
+            AuthOutcome::Allowed
+        } else {
+            AuthOutcome::Denied
+        }
     }
 }
 
@@ -1463,8 +1600,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (text, on) in [
             ("rate_limit:\n  interval: 1s\n  burst: 5\n", true),
-            ("rate_limit:\n  interval: 1s\n", false),
+            ("rate_limit:\n  interval: 1000000000\n  burst: 5\n", true),
+            // As the reference: an interval without a burst refuses everything.
+            ("rate_limit:\n  interval: 1s\n", true),
             ("rate_limit:\n  burst: 5\n", false),
+            ("rate_limit:\n  interval: 0\n  burst: 5\n", false),
         ] {
             let path = write(dir.path(), "web.yml", text);
             assert_eq!(
@@ -1529,14 +1669,40 @@ mod tests {
             .map(|g| g.name().as_str().unwrap())
             .collect();
         assert_eq!(groups, ["secp256r1", "X25519"]);
+        // Go names rustls lacks are accepted and not offered, as long as one remains.
+        let path = write(
+            dir.path(),
+            "web.yml",
+            &format!(
+                "{tls}  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA, TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [CurveP521, X25519]\n"
+            ),
+        );
+        let settings = WebConfig::load(&path).unwrap().tls.unwrap();
+        assert_eq!(
+            settings.cipher_suites.as_deref(),
+            Some(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"][..])
+        );
+        assert_eq!(settings.curve_preferences.as_deref(), Some(&["X25519"][..]));
         for (extra, key) in [
             (
-                "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+                "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA2048]\n",
                 "tls_server_config.cipher_suites[0]",
             ),
             (
-                "  curve_preferences: [X25519, CurveP521]\n",
+                "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+                "tls_server_config.cipher_suites",
+            ),
+            (
+                "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n",
+                "tls_server_config.cipher_suites",
+            ),
+            (
+                "  curve_preferences: [X25519, CurveP257]\n",
                 "tls_server_config.curve_preferences[1]",
+            ),
+            (
+                "  curve_preferences: [CurveP521]\n",
+                "tls_server_config.curve_preferences",
             ),
         ] {
             let path = write(dir.path(), "web.yml", &format!("{tls}{extra}"));
@@ -1607,12 +1773,16 @@ mod tests {
         )])));
         use AuthOutcome::*;
         assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
-        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        assert_eq!(auth.checked.lock().unwrap().len(), 1);
         assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Allowed);
         assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
         assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
         assert_eq!(auth.check(None).await, Denied);
-        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        // Failures are cached too, and stay failures.
+        assert_eq!(auth.checked.lock().unwrap().len(), 3);
+        assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Denied);
+        assert_eq!(auth.check(Some(&header("mallory", "s3cret"))).await, Denied);
+        assert_eq!(auth.checked.lock().unwrap().len(), 3);
     }
 
     fn header(u: &str, p: &str) -> String {

@@ -170,7 +170,9 @@ async fn a_failed_login_flood_stays_bounded() {
                 };
                 let resp = http
                     .get(&url)
-                    .header("authorization", basic(user, "wrong"))
+                    // Distinct passwords: failed checks are cached, repeated
+                    // ones would cost no bcrypt.
+                    .header("authorization", basic(user, &format!("wrong-{i}-{j}")))
                     .send()
                     .await
                     .unwrap();
