@@ -21,8 +21,9 @@ pub(crate) struct Cli {
     #[arg(long = "config.file", value_name = "PATH", global = true)]
     pub(crate) config_file: Option<PathBuf>,
 
-    /// Address to listen on; overrides server.listen_address (demo default: 127.0.0.1:9817).
-    #[arg(long = "web.listen-address", value_name = "ADDR", global = true)]
+    /// Address to listen on, e.g. :9817, 127.0.0.1:9817 or [::]:9817; overrides
+    /// server.listen_address (demo default: 127.0.0.1:9817).
+    #[arg(long = "web.listen-address", value_name = "ADDR", global = true, value_parser = workspace_exporter::config::parse_listen_address)]
     pub(crate) listen_address: Option<SocketAddr>,
 
     /// Path of the metrics endpoint; overrides server.telemetry_path.

@@ -93,6 +93,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
+/// Why the HTTP server cannot listen on `addr`, with what to do about it.
+fn listen_error(addr: std::net::SocketAddr, e: std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {addr}: the port is already in use (another exporter?); choose another with --web.listen-address (or server.listen_address)"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges); choose another with --web.listen-address"
+        ),
+        _ => anyhow::Error::new(e).context(format!("cannot listen on {addr}")),
+    }
+}
+
 /// Loads the configuration file (collectors checked against the registry) and applies
 /// the command-line overrides; also returns the file's `[server]` section as written.
 fn load_config(cli: &Cli) -> Result<(Config, ServerConfig), Failure> {
@@ -143,7 +156,7 @@ fn run_exporter(config: Config, options: StartOptions) -> anyhow::Result<()> {
         let addr = config.server.listen_address;
         let listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .map_err(|e| listen_error(addr, e))?;
         let token = CancellationToken::new();
         let running = exporter::start(&config, options, listener, token.clone())?;
         shutdown::install(token, running.reloader()).context("cannot install signal handlers")?;
@@ -165,7 +178,7 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
     runtime()?.block_on(async {
         let listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .map_err(|e| listen_error(addr, e))?;
         let token = CancellationToken::new();
         let tls = web.as_ref().is_some_and(|w| w.active().tls.is_some());
         let options = demo::DemoOptions {

@@ -562,3 +562,58 @@ async fn sighup_reloads_and_an_invalid_file_keeps_the_old_configuration() {
         "command-line overrides were mistaken for [server] changes"
     );
 }
+
+/// Without a configuration file, the message says how to start: copy the example,
+/// point --config.file at one, or run the demo.
+#[test]
+fn a_missing_configuration_file_says_how_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("--config.check")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for hint in [
+        "config.toml does not exist",
+        "cp config.example.toml config.toml",
+        "--config.file=PATH",
+        "workspace-exporter demo",
+    ] {
+        assert!(text.contains(hint), "{hint:?} missing from {text}");
+    }
+}
+
+/// `--web.listen-address=:PORT` (the node_exporter form) listens on every interface;
+/// a port already taken exits 1 naming the flag.
+#[test]
+fn listen_address_forms_and_a_taken_port() {
+    let (code, out) = check(
+        &format!("[server]\nlisten_address = \":9817\"\n{GOOD}"),
+        &[("sk.txt", "s")],
+    );
+    assert_eq!(code, 0, "{out}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sk.txt"), "s").unwrap();
+    std::fs::write(dir.path().join("config.toml"), GOOD).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("already in use"), "{text}");
+    assert!(text.contains("--web.listen-address"), "{text}");
+    let out = Command::new(BIN)
+        .arg("--web.listen-address=localhost")
+        .arg("--config.check")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("\":9817\""), "{text}");
+}

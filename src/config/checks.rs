@@ -7,6 +7,21 @@ use url::Url;
 
 use super::{ConfigError, HumanDuration};
 
+/// Reads a listen address: `host:port`, `[v6]:port`, or `:port` (the node_exporter
+/// form) for every IPv4 interface.
+pub fn parse_listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    full.parse().map_err(|_| {
+        format!(
+            "{text:?} is not an address and port: write \":9817\" (every IPv4 interface), \"0.0.0.0:9817\", \"127.0.0.1:9817\" or \"[::]:9817\" (IPv6 too)"
+        )
+    })
+}
+
 /// Checks a telemetry path: absolute, URL-safe, and not one of the fixed endpoints.
 pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
@@ -159,5 +174,30 @@ pub(super) fn concurrency(key: &str, value: Option<usize>) -> Result<usize, Conf
             key.to_string(),
             format!("{n} is out of range 1..=64"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen_address;
+
+    #[test]
+    fn listen_addresses_in_every_usual_form() {
+        assert_eq!(
+            parse_listen_address(":9817").unwrap().to_string(),
+            "0.0.0.0:9817"
+        );
+        assert_eq!(
+            parse_listen_address("[::]:9817").unwrap().to_string(),
+            "[::]:9817"
+        );
+        assert_eq!(
+            parse_listen_address("127.0.0.1:9817").unwrap().to_string(),
+            "127.0.0.1:9817"
+        );
+        let err = parse_listen_address("localhost").unwrap_err();
+        assert!(err.contains("\":9817\""), "{err}");
+        assert!(parse_listen_address(":").is_err());
+        assert!(parse_listen_address(":99999").is_err());
     }
 }

@@ -36,7 +36,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use alibaba::{SagInstance, SagTarget};
-pub use checks::validate_telemetry_path;
+pub use checks::{parse_listen_address, validate_telemetry_path};
 pub use huawei::{DEFAULT_SESSION_LOOKBACK, HuaweiTarget};
 pub use schema::{
     HumanDuration, RawConfig, RawHuaweiTarget, RawPoll, RawSagInstance, RawSagTarget, RawServer,
@@ -160,10 +160,16 @@ impl Config {
     /// [`Config::load`] with the environment passed in (tests use this).
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                "config.file",
-                format!("cannot read {}: {e}", path.display()),
-            )
+            let problem = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "{} does not exist. To start: cp config.example.toml {} and edit it, point --config.file=PATH at your file, or run `workspace-exporter demo` to try the exporter without an account",
+                    path.display(),
+                    path.display()
+                )
+            } else {
+                format!("cannot read {}: {e}", path.display())
+            };
+            ConfigError::new("config.file", problem)
         })?;
         let raw = RawConfig::parse(&text, env)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
@@ -184,12 +190,8 @@ impl Config {
                     .listen_address
                     .as_deref()
                     .unwrap_or(DEFAULT_LISTEN_ADDRESS);
-                text.parse().map_err(|_| {
-                    ConfigError::new(
-                        "server.listen_address",
-                        format!("{text:?} is not an address and port, like \"0.0.0.0:9817\""),
-                    )
-                })?
+                checks::parse_listen_address(text)
+                    .map_err(|p| ConfigError::new("server.listen_address", p))?
             },
             max_requests: nonzero(
                 "server.max_requests",
