@@ -20,6 +20,7 @@ impl RawConfig {
         }
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(toml_text, config::FileFormat::Toml));
+        let mut overrides = Vec::new();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -30,29 +31,56 @@ impl RawConfig {
             builder = builder
                 .set_override(&key, value.as_str())
                 .map_err(|e| ConfigError::new(name.clone(), e.to_string()))?;
+            overrides.push((key, name.clone()));
         }
         let merged = builder
             .build()
             .map_err(|e| ConfigError::new("config.file", e.to_string()))?;
-        serde_path_to_error::deserialize(merged).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." || path.is_empty() {
-                "config.file".to_string()
-            } else {
-                path
-            };
-            let problem = strip_config_noise(&e.into_inner().to_string());
-            let last = key.rsplit('.').next().unwrap_or(&key);
-            let problem = if names_secret(last)
-                && !problem.starts_with("unknown field")
-                && problem != crate::secret::NOT_A_STRING
-            {
-                "invalid value (not shown because the key holds a secret)".to_string()
-            } else {
-                problem
-            };
-            ConfigError::new(key, problem)
-        })
+        let raw: Result<RawConfig, ConfigError> =
+            serde_path_to_error::deserialize(merged).map_err(|e| {
+                let path = e.path().to_string();
+                let key = if path == "." || path.is_empty() {
+                    "config.file".to_string()
+                } else {
+                    path
+                };
+                let problem = strip_config_noise(&e.into_inner().to_string());
+                let last = key.rsplit('.').next().unwrap_or(&key);
+                let problem = if names_secret(last)
+                    && !problem.starts_with("unknown field")
+                    && problem != crate::secret::NOT_A_STRING
+                {
+                    "invalid value (not shown because the key holds a secret)".to_string()
+                } else {
+                    problem
+                };
+                ConfigError::new(key, problem)
+            });
+        let mut raw = raw.map_err(|e| e.naming_env(&overrides))?;
+        raw.env_overrides = overrides;
+        Ok(raw)
+    }
+}
+
+impl ConfigError {
+    /// This error, saying which `WORKSPACE_EXPORTER__*` variable set its key (or the
+    /// key's `*_file` twin, for a value/file conflict) when one did, so the operator
+    /// looks in the environment and not only in the file.
+    pub(super) fn naming_env(mut self, overrides: &[(String, String)]) -> ConfigError {
+        let file_twin = format!("{}_file", self.key);
+        let named: Vec<String> = overrides
+            .iter()
+            .filter(|(key, _)| *key == self.key || *key == file_twin)
+            .map(|(key, var)| format!("{key} is set by the environment variable {var}"))
+            .collect();
+        if !named.is_empty() {
+            self.problem = format!(
+                "{} ({}: unset it, or remove the key from the file)",
+                self.problem,
+                named.join("; ")
+            );
+        }
+        self
     }
 }
 

@@ -172,8 +172,10 @@ impl Config {
             ConfigError::new("config.file", problem)
         })?;
         let raw = RawConfig::parse(&text, env)?;
+        let overrides = raw.env_overrides.clone();
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
         Config::from_raw(raw, base_dir, &|name| env::lookup(env, name))
+            .map_err(|e| e.naming_env(&overrides))
     }
 
     /// Resolves and validates a [`RawConfig`]. Relative `*_file` paths are resolved

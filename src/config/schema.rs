@@ -32,6 +32,10 @@ impl<'de> Deserialize<'de> for HumanDuration {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Keys set by `WORKSPACE_EXPORTER__*` variables: (key, variable), so an error about
+    /// such a key can name the variable. Not part of the file.
+    #[serde(skip)]
+    pub env_overrides: Vec<(String, String)>,
     /// `[server]`: where `/metrics` is served.
     #[serde(default)]
     pub server: RawServer,

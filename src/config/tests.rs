@@ -251,3 +251,40 @@ fn debug_output_hides_credentials() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("TOP-SECRET-SK"));
 }
+
+/// A conflict caused by an environment variable names the variable.
+#[test]
+fn a_conflict_caused_by_the_environment_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let var = "WORKSPACE_EXPORTER__HUAWEICLOUD__0__ACCESS_KEY_FILE";
+    let env = [(var.to_string(), "/run/secrets/ak".to_string())];
+    let err = Config::load_with_env(&path, &env).unwrap_err();
+    assert_eq!(err.key, "huaweicloud[0].access_key");
+    assert!(err.problem.contains("not both"), "{err}");
+    assert!(
+        err.problem.contains(&format!(
+            "huaweicloud[0].access_key_file is set by the environment variable {var}"
+        )),
+        "{err}"
+    );
+    // An error about a key the environment did not touch names no variable.
+    let env = [(
+        "WORKSPACE_EXPORTER__POLL__INTERVAL".to_string(),
+        "0s".to_string(),
+    )];
+    let err = Config::load_with_env(&path, &env).unwrap_err();
+    assert_eq!(err.key, "poll.interval");
+    assert!(
+        err.problem.contains("WORKSPACE_EXPORTER__POLL__INTERVAL"),
+        "{err}"
+    );
+    let env = [(
+        "WORKSPACE_EXPORTER__POLL__TIMEOUT".to_string(),
+        "5s".to_string(),
+    )];
+    std::fs::write(&path, format!("[poll]\ninterval = \"0s\"\n{MINIMAL}")).unwrap();
+    let err = Config::load_with_env(&path, &env).unwrap_err();
+    assert!(!err.problem.contains("environment"), "{err}");
+}
