@@ -15,7 +15,18 @@ fn the_example_configuration_loads() {
     // The example points at /run/secrets/hw_sk; redirect it the documented way.
     let ali_sk = dir.path().join("ali_sk");
     std::fs::write(&ali_sk, "example-ali-secret").unwrap();
+    let (ak, ali_ak) = (dir.path().join("hw_ak"), dir.path().join("ali_ak"));
+    std::fs::write(&ak, "HPUAEXAMPLEACCESSKEY\n").unwrap();
+    std::fs::write(&ali_ak, "LTAIEXAMPLEACCESSKEY\n").unwrap();
     let env = vec![
+        (
+            "WORKSPACE_EXPORTER__HUAWEICLOUD__0__ACCESS_KEY_FILE".to_string(),
+            ak.display().to_string(),
+        ),
+        (
+            "WORKSPACE_EXPORTER__ALIBABACLOUD_SAG__0__ACCESS_KEY_ID_FILE".to_string(),
+            ali_ak.display().to_string(),
+        ),
         (
             "WORKSPACE_EXPORTER__HUAWEICLOUD__0__SECRET_KEY_FILE".to_string(),
             sk.display().to_string(),
