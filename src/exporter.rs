@@ -263,9 +263,8 @@ fn build_jobs(
         ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
     };
     let mut jobs = Vec::new();
-    let owned = |name: &str| config.server.shard.is_none_or(|s| s.owns(name));
     for (i, target) in config.huaweicloud.iter().enumerate() {
-        if !owned(&target.name) {
+        if !config.owns(&target.name) {
             continue;
         }
         let client = HuaweiClient::new(
@@ -290,7 +289,7 @@ fn build_jobs(
         }
     }
     for (i, target) in config.alibabacloud_sag.iter().enumerate() {
-        if !owned(&target.name) {
+        if !config.owns(&target.name) {
             continue;
         }
         let client = AlibabaClient::new(
@@ -319,8 +318,7 @@ fn build_jobs(
 
 /// Reports the replica's shard (when sharded) and how many targets it polls.
 fn record_shard(config: &Config, self_metrics: &SelfMetrics) {
-    let owned = |t: &&str| config.server.shard.is_none_or(|s| s.owns(t));
-    let targets = config.target_names().filter(owned).count();
+    let targets = config.target_names().filter(|t| config.owns(t)).count();
     self_metrics.record_shard(config.server.shard, targets);
 }
 

@@ -67,7 +67,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 ));
                 if let Some(shard) = config.server.shard {
                     let owned: Vec<&str> =
-                        config.target_names().filter(|t| shard.owns(t)).collect();
+                        config.target_names().filter(|t| config.owns(t)).collect();
                     print_line(&format!(
                         "shard {} of {} polls {} target(s): {}",
                         shard.index,

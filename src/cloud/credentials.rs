@@ -9,7 +9,7 @@
 //! Sources that fetch and refresh temporary keys (instance metadata, OIDC, assumed
 //! roles) become further variants, so clients never change when one is added.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -121,11 +121,34 @@ fn stamp(path: &PathBuf) -> Option<Stamp> {
     Some((meta.modified().ok()?, meta.len(), inode))
 }
 
-/// A secret file's content, trimmed; `None` when unreadable or empty.
-fn read(path: &PathBuf) -> Option<Secret> {
-    let content = std::fs::read_to_string(path).ok()?;
+/// Why a secret file gave no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    /// It could not be read.
+    #[error("cannot read secret file {}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It holds nothing but whitespace.
+    #[error("secret file {} is empty", .0.display())]
+    Empty(PathBuf),
+}
+
+/// A secret file's content with surrounding whitespace (the final newline `echo`
+/// writes) trimmed: how configuration reads it at load, and how the keys follow it.
+pub fn read_secret_file(path: &Path) -> Result<Secret, SecretFileError> {
+    let content = std::fs::read_to_string(path).map_err(|source| SecretFileError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let content = content.trim();
-    (!content.is_empty()).then(|| Secret::new(content))
+    if content.is_empty() {
+        return Err(SecretFileError::Empty(path.to_path_buf()));
+    }
+    Ok(Secret::new(content))
 }
 
 impl StaticKeys {
@@ -143,24 +166,23 @@ impl StaticKeys {
             return state.keys.clone();
         }
         let mut keys = (*state.keys).clone();
-        let slots = [&mut keys.access_key, &mut keys.secret_key];
         let mut unreadable = None;
-        for (path, slot) in paths.iter().zip(slots) {
-            if let Some(path) = path {
-                match read(path) {
-                    Some(value) => *slot = value,
-                    None => unreadable = Some((*path).clone()),
-                }
-            }
+        let mut reread = |path: Option<&PathBuf>| {
+            read_secret_file(path?)
+                .map_err(|e| unreadable = Some(e))
+                .ok()
+        };
+        if let Some(value) = reread(paths[0]) {
+            keys.access_key = value;
         }
-        if let Some(path) = paths[2] {
-            match read(path) {
-                Some(value) => keys.security_token = Some(value),
-                None => unreadable = Some(path.clone()),
-            }
+        if let Some(value) = reread(paths[1]) {
+            keys.secret_key = value;
         }
-        if let Some(path) = unreadable {
-            tracing::warn!(file = %path.display(), "a credential file changed but cannot be read or is empty; signing with the keys read before");
+        if let Some(value) = reread(paths[2]) {
+            keys.security_token = Some(value);
+        }
+        if let Some(e) = unreadable {
+            tracing::warn!(error = %e, "a credential file changed but gives no secret; signing with the keys read before");
             state.warned = Some(stamps);
             return state.keys.clone();
         }

@@ -96,6 +96,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether this replica polls the target named `target`: always, unless
+    /// `[server] shard` gives it a share of the targets.
+    pub fn owns(&self, target: &str) -> bool {
+        self.server.shard.is_none_or(|s| s.owns(target))
+    }
+
     /// Names of every target, in configuration order.
     pub fn target_names(&self) -> impl Iterator<Item = &str> {
         self.huaweicloud

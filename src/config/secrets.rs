@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
+use crate::cloud::credentials::read_secret_file;
 use crate::secret::Secret;
 
 /// Whether a key's name says it holds a secret (`*secret*`, `*token*`, `*key*`,
@@ -65,20 +66,9 @@ pub(super) fn secret(
             } else {
                 path
             };
-            let content = std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(
-                    &file_key,
-                    format!("cannot read secret file {}: {e}", path.display()),
-                )
-            })?;
-            let content = content.trim();
-            if content.is_empty() {
-                return Err(ConfigError::new(
-                    &file_key,
-                    format!("secret file {} is empty", path.display()),
-                ));
-            }
-            Ok(Some((Secret::new(content), Some(path))))
+            let secret =
+                read_secret_file(&path).map_err(|e| ConfigError::new(&file_key, e.to_string()))?;
+            Ok(Some((secret, Some(path))))
         }
         (None, None) => Ok(env(env_name)
             .map(|v| v.trim().to_string())
