@@ -155,6 +155,7 @@ pub async fn start(
         direct: true,
         enable_lifecycle: false,
         write_timeout: options.write_timeout,
+        clock: crate::clock::WallClock::System,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();

@@ -204,7 +204,13 @@ pub async fn export(
     );
     // A download of unknown size: no limit on the whole request, only on each read.
     settings.timeout = None;
-    let client = HuaweiClient::new(http, target.credentials.clone(), settings);
+    let credentials = target.credentials.build(
+        &target.iam_endpoint,
+        &http,
+        &settings,
+        crate::clock::WallClock::System,
+    );
+    let client = HuaweiClient::new(http, credentials, settings);
     let ctx = HuaweiTargetContext::new(target.clone(), client);
     let project_id = ctx.project_id(&ctx.client).await?;
     let response = ctx

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::WallClock;
 use crate::cloud::alibaba::{AlibabaClient, SagTargetContext};
 use crate::cloud::http;
 use crate::cloud::huawei::iam::API_IAM_PROJECTS;
@@ -73,6 +74,9 @@ pub struct StartOptions {
     /// the connection is dropped; `None` for
     /// [`DEFAULT_WRITE_TIMEOUT`](crate::write_timeout::DEFAULT_WRITE_TIMEOUT).
     pub write_timeout: Option<std::time::Duration>,
+    /// What "now" is for credential expiry: the system clock, or tokio's in tests that
+    /// pause it.
+    pub clock: WallClock,
 }
 
 /// A running exporter.
@@ -108,6 +112,7 @@ pub fn start(
         direct,
         enable_lifecycle,
         write_timeout,
+        clock,
     } = options;
     let local_addr = listener.local_addr()?;
     let http = http::client(config.poll.timeout, !direct)
@@ -120,6 +125,7 @@ pub fn start(
 
     let mut supervisor = Supervisor {
         http,
+        clock,
         store: store.clone(),
         requests: requests.clone(),
         shutdown: shutdown.clone(),
@@ -160,6 +166,8 @@ pub fn start(
 struct Supervisor {
     /// Shared connection pool for every cloud client.
     http: reqwest::Client,
+    /// What "now" is for credential expiry.
+    clock: WallClock,
     /// Where polls report.
     store: Arc<Store>,
     /// "Poll now" requests.
@@ -240,7 +248,12 @@ impl Supervisor {
     /// Starts one loop per target × collector of the current configuration; returns
     /// their keys.
     fn spawn_loops(&mut self) -> Result<BTreeSet<SlotKey>, ConfigError> {
-        let jobs = build_jobs(&self.config, &self.http, self.store.self_metrics())?;
+        let jobs = build_jobs(
+            &self.config,
+            &self.http,
+            self.store.self_metrics(),
+            self.clock,
+        )?;
         let keys = jobs.iter().map(|j| j.key.clone()).collect();
         scheduler::spawn(
             jobs,
@@ -258,6 +271,7 @@ fn build_jobs(
     config: &Config,
     http: &reqwest::Client,
     self_metrics: &Arc<SelfMetrics>,
+    clock: WallClock,
 ) -> Result<Vec<Job>, ConfigError> {
     let settings = |name: &str, poll| {
         ClientSettings::new(name, poll, config.poll.max_body_bytes, self_metrics.clone())
@@ -267,11 +281,11 @@ fn build_jobs(
         if !config.owns(&target.name) {
             continue;
         }
-        let client = HuaweiClient::new(
-            http.clone(),
-            target.credentials.clone(),
-            settings(&target.name, &target.poll),
-        );
+        let settings = settings(&target.name, &target.poll);
+        let credentials = target
+            .credentials
+            .build(&target.iam_endpoint, http, &settings, clock);
+        let client = HuaweiClient::new(http.clone(), credentials, settings);
         let ctx = Arc::new(HuaweiTargetContext::new(target.clone(), client));
         if target.project_id.is_none() {
             self_metrics.declare_apis(&target.name, &[API_IAM_PROJECTS]);
@@ -292,11 +306,9 @@ fn build_jobs(
         if !config.owns(&target.name) {
             continue;
         }
-        let client = AlibabaClient::new(
-            http.clone(),
-            target.credentials.clone(),
-            settings(&target.name, &target.poll),
-        );
+        let settings = settings(&target.name, &target.poll);
+        let credentials = target.credentials.build(http, &settings, clock);
+        let client = AlibabaClient::new(http.clone(), credentials, settings);
         let ctx = Arc::new(SagTargetContext {
             target: target.clone(),
             client,

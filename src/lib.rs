@@ -28,6 +28,7 @@
 //! - [`config`]: the configuration by concern: schema, environment overrides, secrets,
 //!   the settings every target shares, one file per cloud.
 //! - `secret`: a string wrapper that never prints its content.
+//! - [`clock`]: wall-clock time for credential expiry, following tokio's clock in tests.
 //! - [`cloud`]: per cloud a signer (a pure function), an HTTP client, the API types and
 //!   the per-target context; shared HTTP plumbing, retries and the rate limit,
 //!   signing types and credentials.
@@ -57,6 +58,7 @@
 //!   `demo`, `simulate` and the tests.
 //! - `demo` (same feature): the `demo` subcommand: simulator + exporter in one process.
 
+pub mod clock;
 pub mod cloud;
 pub mod collectors;
 pub mod config;

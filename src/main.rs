@@ -8,6 +8,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use workspace_exporter::clock::WallClock;
 
 use anyhow::Context;
 use clap::Parser;
@@ -87,6 +88,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 direct: false,
                 enable_lifecycle: cli.enable_lifecycle,
                 write_timeout: Some(cli.write_timeout),
+                clock: WallClock::System,
             };
             Ok(run_exporter(config, options)?)
         }

@@ -36,6 +36,12 @@ pub struct SelfMetrics {
     /// `workspace_exporter_shard_targets`: targets this replica polls (all, unless
     /// sharded).
     shard_targets: IntGauge,
+    /// `workspace_exporter_credentials_expiry_timestamp_seconds{target}`: when the
+    /// target's temporary credentials expire, to alert before they do (absent for keys
+    /// that do not expire).
+    credentials_expiry: GaugeVec,
+    /// `workspace_exporter_credentials_refreshes_total{target,result}`.
+    credentials_refreshes: IntCounterVec,
     /// `workspace_exporter_runtime_tasks`: alive async tasks (a leak shows as growth).
     runtime_tasks: IntGauge,
     /// `workspace_exporter_config_last_reload_successful`.
@@ -137,6 +143,22 @@ impl SelfMetrics {
             "Targets this replica polls: every configured target, or those of its shard.",
         )
         .expect("valid metric");
+        let credentials_expiry = GaugeVec::new(
+            Opts::new(
+                "workspace_exporter_credentials_expiry_timestamp_seconds",
+                "Unix time when the target's temporary credentials expire; absent for keys that do not expire.",
+            ),
+            &["target"],
+        )
+        .expect("valid metric");
+        let credentials_refreshes = IntCounterVec::new(
+            Opts::new(
+                "workspace_exporter_credentials_refreshes_total",
+                "Attempts to fetch the target's temporary credentials, by result (success or failure).",
+            ),
+            &["target", "result"],
+        )
+        .expect("valid metric");
         let runtime_tasks = IntGauge::new(
             "workspace_exporter_runtime_tasks",
             "Async tasks alive in the exporter when the metrics were last encoded (polls, connections, timers).",
@@ -179,6 +201,8 @@ impl SelfMetrics {
             Box::new(rate_limit_wait.clone()),
             Box::new(planned_api_calls.clone()),
             Box::new(runtime_tasks.clone()),
+            Box::new(credentials_expiry.clone()),
+            Box::new(credentials_refreshes.clone()),
             Box::new(shard_info.clone()),
             Box::new(shard_targets.clone()),
             Box::new(reload_successful.clone()),
@@ -198,6 +222,8 @@ impl SelfMetrics {
             rate_limit_wait,
             planned_api_calls,
             runtime_tasks,
+            credentials_expiry,
+            credentials_refreshes,
             shard_info,
             shard_targets,
             reload_successful,
@@ -264,6 +290,27 @@ impl SelfMetrics {
             .inc();
     }
 
+    /// Declares a target whose credentials expire: both refresh counters exist at 0
+    /// before the first refresh.
+    pub fn declare_credentials(&self, target: &str) {
+        for result in ["success", "failure"] {
+            self.credentials_refreshes
+                .with_label_values(&[target, result]);
+        }
+    }
+
+    /// Counts one refresh of a target's temporary credentials; a successful one also
+    /// sets their expiry.
+    pub fn credentials_refreshed(&self, target: &str, success: bool, expires_at: Option<f64>) {
+        let result = if success { "success" } else { "failure" };
+        self.credentials_refreshes
+            .with_label_values(&[target, result])
+            .inc();
+        if let Some(at) = expires_at {
+            self.credentials_expiry.with_label_values(&[target]).set(at);
+        }
+    }
+
     /// Records this replica's shard (when sharded) and the number of targets it polls.
     pub fn record_shard(&self, shard: Option<crate::shard::Shard>, targets: usize) {
         if let Some(shard) = shard {
@@ -301,7 +348,12 @@ impl SelfMetrics {
     /// `api_throttled_total`) of a target that is no longer configured. A target added
     /// back later starts its counters from zero, which Prometheus reads as a reset.
     pub fn forget_target(&self, target: &str) {
-        for vec in [&self.api_requests, &self.api_throttled] {
+        let _ = self.credentials_expiry.remove_label_values(&[target]);
+        for vec in [
+            &self.api_requests,
+            &self.api_throttled,
+            &self.credentials_refreshes,
+        ] {
             for family in vec.collect() {
                 for metric in family.get_metric() {
                     let labels: std::collections::HashMap<&str, &str> = metric

@@ -43,7 +43,10 @@ fn the_example_configuration_loads() {
     assert_eq!(config.poll.max_body_bytes, 32 * 1024 * 1024);
     let t = &config.huaweicloud[0];
     assert_eq!(t.name, "prod");
-    assert_eq!(t.credentials.keys().secret_key.expose(), "example-secret");
+    assert_eq!(
+        t.credentials.written_keys().unwrap().secret_key.expose(),
+        "example-secret"
+    );
     let every_huawei_collector: Vec<&str> = collectors::REGISTRY
         .iter()
         .filter(|r| r.cloud() == Cloud::Huawei)

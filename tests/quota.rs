@@ -159,7 +159,13 @@ fn target(sim: &Simulator, extra: &str) -> (Target, tempfile::TempDir) {
     let metrics = Arc::new(SelfMetrics::new());
     let settings = ClientSettings::new(&t.name, &t.poll, 1 << 24, metrics.clone());
     let http = workspace_exporter::cloud::http::client(Duration::from_secs(5), false).unwrap();
-    let client = HuaweiClient::new(http, t.credentials.clone(), settings);
+    let credentials = t.credentials.build(
+        &t.iam_endpoint,
+        &http,
+        &settings,
+        workspace_exporter::clock::WallClock::System,
+    );
+    let client = HuaweiClient::new(http, credentials, settings);
     let ctx = Arc::new(HuaweiTargetContext::new(t, client));
     let collectors = collectors::selected(Cloud::Huawei, 0, &ctx.target.collectors)
         .unwrap()

@@ -72,6 +72,14 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The target has no valid credentials to sign with (their source failed).
+    #[error("{api}: {message}")]
+    Credentials {
+        /// The API operation.
+        api: &'static str,
+        /// Why, from the credential source (never a credential).
+        message: String,
+    },
     /// The body did not decode into the documented shape.
     #[error("{api}: malformed response: {message}")]
     Decode {

@@ -9,6 +9,7 @@ pub mod alibaba;
 pub mod credentials;
 pub mod http;
 pub mod huawei;
+pub mod identity;
 pub mod quota;
 pub mod retry;
 pub mod signing;

@@ -136,11 +136,14 @@ pub struct CallSite<'a> {
 /// Sends a request built fresh (and freshly signed) by `build` for every attempt,
 /// counting each in the self-metrics, until it succeeds, fails for good, or the
 /// retries run out.
-pub async fn send_with_retries(
+pub async fn send_with_retries<F>(
     site: CallSite<'_>,
     settings: &ClientSettings,
-    mut build: impl FnMut() -> Result<reqwest::RequestBuilder, ApiError>,
-) -> Result<reqwest::Response, ApiError> {
+    mut build: impl FnMut() -> F,
+) -> Result<reqwest::Response, ApiError>
+where
+    F: std::future::Future<Output = Result<reqwest::RequestBuilder, ApiError>>,
+{
     let (policy, limiter, metrics) = (settings.retry, &settings.limiter, &settings.metrics);
     let usage = settings.usage.as_ref();
     let mut retry = 0;
@@ -150,7 +153,7 @@ pub async fn send_with_retries(
         if let Some(usage) = usage {
             usage.count_call();
         }
-        let (error, wait, throttled) = match build()?.send().await {
+        let (error, wait, throttled) = match build().await?.send().await {
             Err(e) => {
                 metrics.api_request(site.target, site.api, "error");
                 let error = ApiError::Transport {

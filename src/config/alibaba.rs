@@ -6,10 +6,13 @@ use std::path::Path;
 use url::Url;
 
 use super::checks::endpoint;
+use super::credentials::{
+    ALIBABA_KINDS, AlibabaWritten, DEFAULT_SESSION_NAME, alibaba_source, assume_role, kind_of,
+};
 use super::schema::RawSagTarget;
 use super::target::{CloudKeys, Common, PollOverrides, Shared, TargetPoll, resolve_common};
 use super::{ConfigError, PollConfig};
-use crate::cloud::credentials::Credentials;
+use crate::cloud::alibaba::identity::{AlibabaCredentialSpec, DEFAULT_STS_ENDPOINT};
 
 /// How `[[alibabacloud_sag]]` names the shared keys.
 const CLOUD_KEYS: CloudKeys = CloudKeys {
@@ -27,8 +30,8 @@ pub struct SagTarget {
     pub name: String,
     /// Region, e.g. `cn-shanghai` (`region` label and `RegionId` parameter).
     pub region: String,
-    /// Credentials used to sign every request.
-    pub credentials: Credentials,
+    /// Where the keys that sign every request come from.
+    pub credentials: AlibabaCredentialSpec,
     /// SAG API base URL.
     pub endpoint: Url,
     /// The instances to watch (at least one).
@@ -59,6 +62,7 @@ pub(super) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SagTarget, ConfigError> {
     let key = |field: &str| format!("alibabacloud_sag[{i}].{field}");
+    let kind = kind_of(&key("credentials"), t.credentials, &ALIBABA_KINDS)?;
     let Common {
         name,
         region,
@@ -82,16 +86,44 @@ pub(super) fn resolve(
             },
             concurrency: t.concurrency,
             collectors: t.collectors,
+            credential_kind: kind,
         },
         poll,
         base_dir,
         env,
     )?;
-    let endpoint = endpoint(
+    let sag_endpoint = endpoint(
         &key("endpoint"),
         t.endpoint,
         format!("https://smartag.{region}.aliyuncs.com"),
     )?;
+    let prefix = format!("alibabacloud_sag[{i}]");
+    let source = alibaba_source(
+        &prefix,
+        kind,
+        credentials,
+        AlibabaWritten {
+            ecs_ram_role_name: t.ecs_ram_role_name,
+            role_arn: t.role_arn,
+            oidc_provider_arn: t.oidc_provider_arn,
+            oidc_token_file: t.oidc_token_file,
+            metadata_endpoint: t.metadata_endpoint,
+        },
+        base_dir,
+        env,
+    )?;
+    let credentials = AlibabaCredentialSpec {
+        source,
+        sts_endpoint: endpoint(
+            &key("sts_endpoint"),
+            t.sts_endpoint,
+            DEFAULT_STS_ENDPOINT.into(),
+        )?,
+        assume_role: assume_role(&prefix, t.assume_role)?,
+        session_name: env("ALIBABA_CLOUD_ROLE_SESSION_NAME")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SESSION_NAME.into()),
+    };
     let raw_instances = t.instances.unwrap_or_default();
     if raw_instances.is_empty() {
         return Err(ConfigError::new(
@@ -151,7 +183,7 @@ pub(super) fn resolve(
     Ok(SagTarget {
         name,
         credentials,
-        endpoint,
+        endpoint: sag_endpoint,
         instances,
         poll,
         concurrency,

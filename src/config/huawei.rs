@@ -7,10 +7,11 @@ use std::time::Duration;
 use url::Url;
 
 use super::checks::{endpoint, positive};
+use super::credentials::{HUAWEI_KINDS, HuaweiWritten, assume_agency, huawei_source, kind_of};
 use super::schema::{RawHuaweiTarget, SessionPlan};
 use super::target::{CloudKeys, Common, PollOverrides, Shared, TargetPoll, resolve_common};
 use super::{ConfigError, PollConfig};
-use crate::cloud::credentials::Credentials;
+use crate::cloud::huawei::identity::HuaweiCredentialSpec;
 
 /// How `[[huaweicloud]]` names the shared keys.
 const CLOUD_KEYS: CloudKeys = CloudKeys {
@@ -43,8 +44,8 @@ pub struct HuaweiTarget {
     pub region: String,
     /// Configured project ID; `None` means discover through IAM.
     pub project_id: Option<String>,
-    /// Credentials used to sign every request.
-    pub credentials: Credentials,
+    /// Where the keys that sign every request come from.
+    pub credentials: HuaweiCredentialSpec,
     /// Collectors to run as written, without duplicates; empty when not given (the
     /// default-enabled ones run; the collectors' registry says which).
     pub collectors: Vec<String>,
@@ -74,6 +75,7 @@ pub(super) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HuaweiTarget, ConfigError> {
     let key = |field: &str| format!("huaweicloud[{i}].{field}");
+    let kind = kind_of(&key("credentials"), t.credentials, &HUAWEI_KINDS)?;
     let Common {
         name,
         region,
@@ -97,11 +99,29 @@ pub(super) fn resolve(
             },
             concurrency: t.concurrency,
             collectors: t.collectors,
+            credential_kind: kind,
         },
         poll,
         base_dir,
         env,
     )?;
+    let prefix = format!("huaweicloud[{i}]");
+    let source = huawei_source(
+        &prefix,
+        kind,
+        credentials,
+        HuaweiWritten {
+            idp_id: t.idp_id,
+            id_token_file: t.id_token_file,
+            metadata_endpoint: t.metadata_endpoint,
+        },
+        base_dir,
+        env,
+    )?;
+    let credentials = HuaweiCredentialSpec {
+        source,
+        assume_agency: assume_agency(&prefix, t.assume_agency)?,
+    };
     let project_id = match t.project_id {
         Some(p) if p.trim().is_empty() => {
             return Err(ConfigError::new(

@@ -17,11 +17,13 @@
 //! - [`secrets`]: keys and tokens from a value, a file or the SDKs' variables;
 //! - [`target`]: what every target shares (name, region, credentials, polling,
 //!   concurrency, collectors), resolved once for both clouds;
+//! - [`credentials`]: which source a target's keys come from and what it needs;
 //! - [`huawei`], [`alibaba`]: each cloud's targets;
 //! - [`checks`]: the small validators every part uses.
 
 mod alibaba;
 mod checks;
+mod credentials;
 mod env;
 mod huawei;
 mod schema;

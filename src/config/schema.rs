@@ -130,6 +130,44 @@ pub struct RawHuaweiTarget {
     pub app_endpoint: Option<String>,
     /// IAM endpoint, for project discovery.
     pub iam_endpoint: Option<String>,
+    /// Where the keys come from: `static`, `ecs_metadata` or `oidc`.
+    pub credentials: Option<String>,
+    /// `oidc`: the identity provider's name in IAM.
+    pub idp_id: Option<String>,
+    /// `oidc`: the file holding the OIDC ID token.
+    pub id_token_file: Option<PathBuf>,
+    /// `ecs_metadata`: the metadata service's base URL.
+    pub metadata_endpoint: Option<String>,
+    /// Cross-account: an agency to assume on top of the keys.
+    pub assume_agency: Option<RawAssumeAgency>,
+}
+
+/// `[huaweicloud.assume_agency]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssumeAgency {
+    /// The account owning the agency, by name.
+    pub domain_name: Option<String>,
+    /// The account owning the agency, by ID.
+    pub domain_id: Option<String>,
+    /// The agency.
+    pub agency_name: Option<String>,
+    /// Lifetime of the temporary keys (15m to 24h).
+    pub duration: Option<HumanDuration>,
+}
+
+/// `[alibabacloud_sag.assume_role]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssumeRole {
+    /// The role, e.g. `acs:ram::1234567890123456:role/workspace-monitor`.
+    pub role_arn: Option<String>,
+    /// `RoleSessionName`.
+    pub session_name: Option<String>,
+    /// Lifetime of the temporary keys (15m to 12h).
+    pub duration: Option<HumanDuration>,
+    /// `ExternalId`, when the role's trust policy asks for one.
+    pub external_id: Option<String>,
 }
 
 /// An `[[alibabacloud_sag]]` target as written.
@@ -166,6 +204,22 @@ pub struct RawSagTarget {
     pub collectors: Option<Vec<String>>,
     /// The SAG APP instances to watch.
     pub instances: Option<Vec<RawSagInstance>>,
+    /// Where the keys come from: `static`, `ecs_ram_role` or `oidc`.
+    pub credentials: Option<String>,
+    /// `ecs_ram_role`: the role's name (discovered when absent).
+    pub ecs_ram_role_name: Option<String>,
+    /// `oidc`: the role to assume.
+    pub role_arn: Option<String>,
+    /// `oidc`: the OIDC provider in RAM.
+    pub oidc_provider_arn: Option<String>,
+    /// `oidc`: the file holding the OIDC token.
+    pub oidc_token_file: Option<PathBuf>,
+    /// `ecs_ram_role`: the metadata service's base URL.
+    pub metadata_endpoint: Option<String>,
+    /// STS endpoint, for `oidc` and `assume_role`.
+    pub sts_endpoint: Option<String>,
+    /// Cross-account: a role to assume on top of the keys.
+    pub assume_role: Option<RawAssumeRole>,
 }
 
 /// `[[alibabacloud_sag.instances]]` as written.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::checks::{collector_list, concurrency, nonzero, positive, region_of, target_name};
+use super::credentials::unused_by;
 use super::secrets::{required_secret, secret};
 use super::{ConfigError, HumanDuration, PollConfig};
 use crate::cloud::credentials::{Credentials, KeyFiles, Keys};
@@ -32,6 +33,8 @@ pub(super) struct Shared {
     pub concurrency: Option<usize>,
     /// `collectors`.
     pub collectors: Option<Vec<String>>,
+    /// `credentials`, checked: the keys above are read only when it is `static`.
+    pub credential_kind: &'static str,
 }
 
 /// How a cloud names the shared keys: its section, an example region, and each
@@ -55,8 +58,8 @@ pub(super) struct Common {
     pub name: String,
     /// Region.
     pub region: String,
-    /// Where its keys come from.
-    pub credentials: Credentials,
+    /// Its written keys, when `credentials` is `static`.
+    pub credentials: Option<Credentials>,
     /// How it polls.
     pub poll: TargetPoll,
     /// Upper bound on concurrent requests within one poll.
@@ -78,29 +81,71 @@ pub(super) fn resolve_common(
     let key = |field: &str| format!("{prefix}.{field}");
     let region = region_of(&key("region"), t.region, cloud.example_region)?;
     let name = target_name(&key("name"), t.name, &region)?;
-    let (access_key, access_env) = cloud.access_key;
+    let credentials = if t.credential_kind == "static" {
+        Some(static_keys(
+            cloud,
+            &key,
+            t.access_key,
+            t.secret_key,
+            t.security_token,
+            base_dir,
+            env,
+        )?)
+    } else {
+        for ((field, _), written) in [
+            (cloud.access_key, &t.access_key),
+            (cloud.secret_key, &t.secret_key),
+            (cloud.security_token, &t.security_token),
+        ] {
+            let set = written.0.is_some() || written.1.is_some();
+            unused_by(&key(field), set, t.credential_kind, "static")?;
+        }
+        None
+    };
+    Ok(Common {
+        credentials,
+        concurrency: concurrency(&key("concurrency"), t.concurrency)?,
+        collectors: collector_list(&key("collectors"), t.collectors)?,
+        poll: target_poll(&prefix, t.poll, poll)?,
+        name,
+        region,
+    })
+}
+
+/// The keys written in a `static` target: each from its value key, its `*_file` key
+/// (followed when the file changes), or the SDK's environment variable.
+fn static_keys(
+    cloud: &CloudKeys,
+    key: &dyn Fn(&str) -> String,
+    access_key: Written,
+    secret_key: Written,
+    security_token: Written,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, ConfigError> {
+    let (access_name, access_env) = cloud.access_key;
     let access_key = required_secret(
-        &key(access_key),
-        t.access_key.0,
-        t.access_key.1,
+        &key(access_name),
+        access_key.0,
+        access_key.1,
         access_env,
         base_dir,
         env,
     )?;
-    let (secret_key, secret_env) = cloud.secret_key;
+    let (secret_name, secret_env) = cloud.secret_key;
     let secret_key = required_secret(
-        &key(secret_key),
-        t.secret_key.0,
-        t.secret_key.1,
+        &key(secret_name),
+        secret_key.0,
+        secret_key.1,
         secret_env,
         base_dir,
         env,
     )?;
-    let (token, token_env) = cloud.security_token;
+    let (token_name, token_env) = cloud.security_token;
     let security_token = secret(
-        &key(token),
-        t.security_token.0,
-        t.security_token.1,
+        &key(token_name),
+        security_token.0,
+        security_token.1,
         token_env,
         base_dir,
         env,
@@ -116,14 +161,7 @@ pub(super) fn resolve_common(
         secret_key: secret_key.1,
         security_token: token_file.flatten(),
     };
-    Ok(Common {
-        credentials: Credentials::from_files(keys, files),
-        concurrency: concurrency(&key("concurrency"), t.concurrency)?,
-        collectors: collector_list(&key("collectors"), t.collectors)?,
-        poll: target_poll(&prefix, t.poll, poll)?,
-        name,
-        region,
-    })
+    Ok(Credentials::from_files(keys, files))
 }
 
 /// Default upper bound on concurrent requests of one poll, per target.

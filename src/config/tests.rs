@@ -126,7 +126,12 @@ fn sdk_env_fallback_is_used_only_when_nothing_is_set() {
     };
     let c = Config::from_raw(RawConfig::parse(text, &[]).unwrap(), Path::new("."), &env).unwrap();
     assert_eq!(
-        c.huaweicloud[0].credentials.keys().secret_key.expose(),
+        c.huaweicloud[0]
+            .credentials
+            .written_keys()
+            .unwrap()
+            .secret_key
+            .expose(),
         "ENVSK"
     );
     let err = parse(text).unwrap_err();
@@ -240,7 +245,12 @@ fn a_secret_from_the_environment_is_a_string() {
     let raw = RawConfig::parse(MINIMAL, &env).unwrap();
     let c = Config::from_raw(raw, Path::new("."), &no_env).unwrap();
     assert_eq!(
-        c.huaweicloud[0].credentials.keys().secret_key.expose(),
+        c.huaweicloud[0]
+            .credentials
+            .written_keys()
+            .unwrap()
+            .secret_key
+            .expose(),
         "1234567890"
     );
 }

@@ -101,9 +101,12 @@ pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Rep
         Route::ListSessions => list_sessions_with(served, req, None),
         Route::ExportConnections => export_connections(scenario, req),
         Route::ListServerGroups => list_server_groups(scenario, req),
-        Route::SagUserOnlineClients | Route::SagClientUsers | Route::SagStatistics => {
-            error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API")
-        }
+        Route::SagUserOnlineClients
+        | Route::SagClientUsers
+        | Route::SagStatistics
+        | Route::IdentityMetadata
+        | Route::IdentityIam
+        | Route::IdentitySts => error(StatusCode::NOT_FOUND, "APIGW.0101", "not a Huawei API"),
     }
 }
 
@@ -309,7 +312,9 @@ fn parse_minute_time(s: &str) -> bool {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%MZ").is_ok()
 }
 
-fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
+/// Checks a request's signature against the scenario's keys and the valid issued
+/// credential it names, if any.
+pub(crate) fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
     let auth = req
         .header("authorization")
         .ok_or("no Authorization header")?;
@@ -318,6 +323,7 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     let credential = scenario
         .credentials
         .iter()
+        .chain(req.issued.iter())
         .find(|c| c.access_key == parsed.access_key)
         .ok_or("unknown access key")?;
     for required in ["host", "x-sdk-date"] {
@@ -342,7 +348,7 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
         path: req.path,
         query: req.query,
         headers: &headers,
-        body: b"",
+        body: req.body,
     };
     let expected = signer::sign(&to_sign, &credential.access_key, &credential.secret_key)
         .ok_or("no X-Sdk-Date header")?;

@@ -10,6 +10,7 @@
 //! moving data; the integration tests run it with fixed scenarios.
 
 pub mod huawei;
+pub mod identity;
 pub mod sag;
 pub mod scenario;
 
@@ -53,6 +54,12 @@ pub enum Route {
     SagClientUsers,
     /// Alibaba SAG `DescribeUserOnlineClientStatistics`.
     SagStatistics,
+    /// The metadata services of both clouds (session tokens and instance keys).
+    IdentityMetadata,
+    /// Huawei IAM's ID-token and security-token endpoints.
+    IdentityIam,
+    /// Alibaba STS (`AssumeRole`, `AssumeRoleWithOIDC`).
+    IdentitySts,
 }
 
 /// A failure the simulator injects on a route.
@@ -83,7 +90,7 @@ pub enum Fault {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 12] = [
         Route::IamProjects,
         Route::ConnectionsStatus,
         Route::OnlineUsers,
@@ -93,6 +100,9 @@ impl Route {
         Route::SagUserOnlineClients,
         Route::SagClientUsers,
         Route::SagStatistics,
+        Route::IdentityMetadata,
+        Route::IdentityIam,
+        Route::IdentitySts,
     ];
 }
 
@@ -207,6 +217,8 @@ struct State {
     arrivals: std::collections::VecDeque<tokio::time::Instant>,
     /// Requests rejected for a bad or missing signature.
     rejected_signatures: u64,
+    /// The identity services' issued credentials and tokens.
+    issuer: identity::Issuer,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -229,6 +241,7 @@ impl Simulator {
             requests: BTreeMap::new(),
             arrivals: std::collections::VecDeque::new(),
             rejected_signatures: 0,
+            issuer: identity::Issuer::new(),
         }));
         let shutdown = CancellationToken::new();
         let handler_state = state.clone();
@@ -282,6 +295,22 @@ impl Simulator {
     pub fn arrivals(&self) -> Vec<tokio::time::Instant> {
         let state = self.state.lock().expect("simulator lock");
         state.arrivals.iter().copied().collect()
+    }
+
+    /// Requests refused because the issued credential that signed them had expired.
+    pub fn expired_signatures(&self) -> u64 {
+        self.state
+            .lock()
+            .expect("simulator lock")
+            .issuer
+            .expired_signatures
+    }
+
+    /// Requests signed with credentials issued by `origin` (`ecs_metadata`, `oidc`,
+    /// `agency`, `ecs_ram_role`, `assume_role`) and accepted.
+    pub fn signed_by(&self, origin: &str) -> u64 {
+        let state = self.state.lock().expect("simulator lock");
+        state.issuer.signed_by.get(origin).copied().unwrap_or(0)
     }
 
     /// Requests rejected for their signature so far.
@@ -355,6 +384,11 @@ pub(crate) struct SimRequest<'a> {
     pub query: &'a [(String, String)],
     /// Request headers.
     pub headers: &'a hyper::HeaderMap,
+    /// The body (read only for the identity services; empty otherwise).
+    pub body: &'a [u8],
+    /// A valid credential the identity services issued, when the request is signed
+    /// with one: accepted besides the scenario's.
+    pub issued: Option<SimCredential>,
 }
 
 impl SimRequest<'_> {
@@ -407,7 +441,29 @@ async fn handle(
     shutdown: CancellationToken,
     req: Request<Incoming>,
 ) -> WireReply {
-    let (reply, fault) = answer(&state, &req);
+    let (parts, incoming) = req.into_parts();
+    let acs_action = parts
+        .headers
+        .get("x-acs-action")
+        .and_then(|v| v.to_str().ok());
+    let identity_route = identity::route_of(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        acs_action,
+    );
+    // Only the identity services read a body (JSON or a form), within 64 KiB.
+    let body = match identity_route {
+        Some(_) => match http_body_util::Limited::new(incoming, 64 * 1024)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => Bytes::new(),
+        },
+        None => Bytes::new(),
+    };
+    let (reply, fault) = answer(&state, &parts, &body, identity_route);
     let (parts, body) = reply.into_parts();
     let full = |parts, body| {
         Response::from_parts(
@@ -433,11 +489,26 @@ async fn handle(
     }
 }
 
+/// The access key an `Authorization` header of either cloud names.
+fn signing_access_key(headers: &hyper::HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    parse_authorization(auth, crate::cloud::huawei::signer::ALGORITHM, "Access")
+        .or_else(|| {
+            parse_authorization(auth, crate::cloud::alibaba::signer::ALGORITHM, "Credential")
+        })
+        .map(|p| p.access_key)
+}
+
 /// The answer to a request, and the fault still to apply while sending it.
-fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault>) {
+fn answer(
+    state: &Mutex<State>,
+    req: &hyper::http::request::Parts,
+    body: &[u8],
+    identity_route: Option<Route>,
+) -> (Reply, Option<Fault>) {
     let served = state.lock().expect("simulator lock").served.clone();
-    let is_sag = req.method() == Method::POST && req.headers().contains_key("x-acs-action");
-    let query = match parse_query(req.uri().query().unwrap_or("")) {
+    let is_sag = req.method == Method::POST && req.headers.contains_key("x-acs-action");
+    let query = match parse_query(req.uri.query().unwrap_or("")) {
         Ok(q) => q,
         Err(msg) if is_sag => {
             return (
@@ -452,14 +523,39 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
             );
         }
     };
+    // A request signed with an issued credential: refused once it has expired.
+    let issued = signing_access_key(&req.headers).and_then(|key| {
+        let mut state = state.lock().expect("simulator lock");
+        let issued = state.issuer.lookup(&key).cloned()?;
+        if issued.expired() {
+            state.issuer.expired_signatures += 1;
+        } else {
+            *state.issuer.signed_by.entry(issued.origin).or_insert(0) += 1;
+        }
+        Some(issued)
+    });
+    if let Some(issued) = &issued
+        && issued.expired()
+    {
+        return (identity::expired(issued.cloud), None);
+    }
+    let cloud = if is_sag {
+        identity::Cloud::Alibaba
+    } else {
+        identity::Cloud::Huawei
+    };
     let incoming = SimRequest {
-        method: req.method(),
-        path: req.uri().path(),
+        method: &req.method,
+        path: req.uri.path(),
         query: &query,
-        headers: req.headers(),
+        headers: &req.headers,
+        body,
+        issued: issued.filter(|i| i.cloud == cloud).map(|i| i.credential),
     };
     let scenario = &served.scenario;
-    let routed = if is_sag {
+    let routed = if let Some(route) = identity_route {
+        Ok(route)
+    } else if is_sag {
         sag::route(scenario, &incoming)
     } else {
         huawei::route(scenario, &incoming)
@@ -539,6 +635,10 @@ fn answer(state: &Mutex<State>, req: &Request<Incoming>) -> (Reply, Option<Fault
         }
         Some(Fault::CountDrift) | Some(Fault::EmptyPages) if route == Route::ListSessions => {
             huawei::list_sessions_with(&served, &incoming, fault.as_ref())
+        }
+        _ if identity_route.is_some() => {
+            let mut state = state.lock().expect("simulator lock");
+            identity::answer(scenario, &mut state.issuer, &incoming)
         }
         _ if is_sag => sag::answer(&served, route, &incoming),
         _ => huawei::answer(&served, route, &incoming),

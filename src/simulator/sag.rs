@@ -169,7 +169,9 @@ pub(crate) fn answer(served: &Served, route: Route, req: &SimRequest<'_>) -> Rep
     }
 }
 
-fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
+/// Checks a request's signature against the scenario's keys and the valid issued
+/// credential it names, if any.
+pub(crate) fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), String> {
     let auth = req
         .header("authorization")
         .ok_or("no Authorization header")?;
@@ -178,6 +180,7 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     let credential = scenario
         .sag_credentials
         .iter()
+        .chain(req.issued.iter())
         .find(|c| c.access_key == parsed.access_key)
         .ok_or("unknown AccessKey ID")?;
     for required in [
@@ -195,8 +198,8 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
     let date = req.header("x-acs-date").ok_or("no x-acs-date header")?;
     NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%SZ")
         .map_err(|_| "x-acs-date is malformed")?;
-    if req.header("x-acs-content-sha256") != Some(hex_sha256(b"").as_str()) {
-        return Err("x-acs-content-sha256 does not match the empty body".into());
+    if req.header("x-acs-content-sha256") != Some(hex_sha256(req.body).as_str()) {
+        return Err("x-acs-content-sha256 does not match the body".into());
     }
     if let Some(token) = &credential.security_token
         && (req.header("x-acs-security-token") != Some(token.as_str())
@@ -214,7 +217,7 @@ fn verify_signature(scenario: &Scenario, req: &SimRequest<'_>) -> Result<(), Str
             path: req.path,
             query: req.query,
             headers: &headers,
-            body: b"",
+            body: req.body,
         },
         &credential.access_key,
         &credential.secret_key,

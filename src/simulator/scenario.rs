@@ -43,6 +43,8 @@ pub struct Scenario {
     pub sag_max_page_size: u64,
     /// Size in bytes of the connection-records export file.
     pub export_file_size: usize,
+    /// What the identity services (metadata, IAM tokens, STS) accept and issue.
+    pub identity: super::identity::SimIdentity,
 }
 
 /// One SAG APP instance.
@@ -118,6 +120,7 @@ impl Scenario {
             sag_instances: Vec::new(),
             sag_max_page_size: DEFAULT_SAG_MAX_PAGE_SIZE,
             export_file_size: 3 * 1024 * 1024 + 777,
+            identity: super::identity::SimIdentity::default(),
         }
     }
 

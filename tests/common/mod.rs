@@ -110,6 +110,9 @@ pub async fn start_exporter_with_options(
         direct: true,
         enable_lifecycle: lifecycle,
         write_timeout: None,
+        // Credential expiry follows tokio's clock, so tests that pause it see
+        // temporary keys expire.
+        clock: workspace_exporter::clock::WallClock::follows_tokio(),
     };
     let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;

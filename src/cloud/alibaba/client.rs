@@ -62,6 +62,13 @@ impl AlibabaClient {
     /// Calls an RPC action (retried as [`crate::cloud::retry`] describes) and decodes
     /// its JSON answer.
     pub async fn call<T: DeserializeOwned>(&self, req: &RpcRequest<'_>) -> Result<T, ApiError> {
+        let body = self.call_raw(req).await?;
+        decode(req.api, &body)
+    }
+
+    /// Calls an RPC action and returns its body undecoded (for answers that hold
+    /// credentials, decoded without quoting them).
+    pub async fn call_raw(&self, req: &RpcRequest<'_>) -> Result<Vec<u8>, ApiError> {
         let host = host_header(req.endpoint);
         let site = CallSite {
             target: &self.settings.target,
@@ -69,12 +76,16 @@ impl AlibabaClient {
             host: &host,
         };
         let response = send_with_retries(site, &self.settings, || self.build(req, &host)).await?;
-        let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
-        decode(req.api, &body)
+        read_limited(response, self.settings.max_body_bytes, req.api).await
     }
 
-    /// Builds one freshly signed attempt (new date and nonce).
-    fn build(&self, req: &RpcRequest<'_>, host: &str) -> Result<reqwest::RequestBuilder, ApiError> {
+    /// Builds one freshly signed attempt (new date and nonce), with the target's current
+    /// keys.
+    async fn build(
+        &self,
+        req: &RpcRequest<'_>,
+        host: &str,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
         let api = req.api;
         let path = if req.endpoint.path().is_empty() {
             "/"
@@ -94,7 +105,14 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
             ("user-agent".into(), crate::USER_AGENT.into()),
         ];
-        let keys = self.credentials.keys();
+        let keys = self
+            .credentials
+            .current()
+            .await
+            .map_err(|e| ApiError::Credentials {
+                api,
+                message: e.to_string(),
+            })?;
         if let Some(token) = &keys.security_token {
             headers.push(("x-acs-security-token".into(), token.expose().to_string()));
         }

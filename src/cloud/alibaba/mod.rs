@@ -2,6 +2,7 @@
 //! Smart Access Gateway (SAG) APIs the `sag_online_clients` collector calls.
 
 pub mod client;
+pub mod identity;
 pub mod sag;
 pub mod signer;
 pub mod target;

@@ -67,6 +67,25 @@ impl HuaweiClient {
     /// response if its status is below 400; the caller reads the body (see
     /// [`crate::export`] for streaming it to a file).
     pub async fn send(&self, req: &ApiRequest<'_>) -> Result<reqwest::Response, ApiError> {
+        self.send_with_body(req, None).await
+    }
+
+    /// Sends a signed POST of the JSON `body` (retried like [`Self::send`]) and returns
+    /// the response if its status is below 400.
+    pub async fn post(
+        &self,
+        req: &ApiRequest<'_>,
+        body: &[u8],
+    ) -> Result<reqwest::Response, ApiError> {
+        self.send_with_body(req, Some(body)).await
+    }
+
+    /// A GET (`body` is `None`) or a POST of `body`.
+    async fn send_with_body(
+        &self,
+        req: &ApiRequest<'_>,
+        body: Option<&[u8]>,
+    ) -> Result<reqwest::Response, ApiError> {
         let base_path = req.endpoint.path().trim_end_matches('/');
         let path = format!("{base_path}{}", req.path);
         let host = host_header(req.endpoint);
@@ -79,43 +98,60 @@ impl HuaweiClient {
             api: req.api,
             host: &host,
         };
-        send_with_retries(site, &self.settings, || {
-            self.build(req, &path, &host, url.clone())
-        })
-        .await
+        let attempt = Attempt {
+            req,
+            path: &path,
+            host: &host,
+            url: &url,
+            body,
+        };
+        send_with_retries(site, &self.settings, || self.build(&attempt)).await
     }
 
-    /// Builds one freshly signed attempt.
-    fn build(
-        &self,
-        req: &ApiRequest<'_>,
-        path: &str,
-        host: &str,
-        url: url::Url,
-    ) -> Result<reqwest::RequestBuilder, ApiError> {
+    /// Builds one freshly signed attempt, with the target's current keys.
+    async fn build(&self, attempt: &Attempt<'_>) -> Result<reqwest::RequestBuilder, ApiError> {
+        let Attempt {
+            req,
+            path,
+            host,
+            url,
+            body,
+        } = *attempt;
         let api = req.api;
         let mut headers: Vec<(String, String)> = Vec::with_capacity(7);
-        if let Some(project_id) = req.project_id {
+        if req.project_id.is_some() || body.is_some() {
             headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        if let Some(project_id) = req.project_id {
             headers.push(("X-Project-Id".into(), project_id.to_string()));
         }
         headers.push(("User-Agent".into(), crate::USER_AGENT.into()));
-        let keys = self.credentials.keys();
+        let keys = self
+            .credentials
+            .current()
+            .await
+            .map_err(|e| ApiError::Credentials {
+                api,
+                message: e.to_string(),
+            })?;
         if let Some(token) = &keys.security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
         headers.push((signer::DATE_HEADER.into(), signer::sdk_date(Utc::now())));
         headers.push(("Host".into(), host.to_string()));
         let to_sign = RequestToSign {
-            method: "GET",
+            method: if body.is_some() { "POST" } else { "GET" },
             path,
             query: &req.query,
             headers: &headers,
-            body: b"",
+            body: body.unwrap_or_default(),
         };
         let signature = signer::sign(&to_sign, keys.access_key.expose(), keys.secret_key.expose())
             .expect("X-Sdk-Date is set above");
-        let mut builder = self.http.get(url);
+        let mut builder = match body {
+            Some(body) => self.http.post(url.clone()).body(body.to_vec()),
+            None => self.http.get(url.clone()),
+        };
         if let Some(timeout) = self.settings.timeout {
             builder = builder.timeout(timeout);
         }
@@ -135,6 +171,21 @@ impl HuaweiClient {
         let body = read_limited(response, self.settings.max_body_bytes, req.api).await?;
         decode(req.api, &body)
     }
+}
+
+/// What every attempt of one request shares.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    /// The request.
+    req: &'a ApiRequest<'a>,
+    /// Full path, endpoint path included.
+    path: &'a str,
+    /// `Host` header.
+    host: &'a str,
+    /// Full URL.
+    url: &'a Url,
+    /// Body of a POST.
+    body: Option<&'a [u8]>,
 }
 
 fn header_name(name: &str) -> HeaderName {

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod iam;
+pub mod identity;
 pub mod signer;
 pub mod target;
 pub mod workspace;
