@@ -66,6 +66,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     config.target_names().count(),
                     workspace_exporter::collectors::check(&config).unwrap_or(0)
                 ));
+                for (target, source) in config.credential_sources() {
+                    print_line(&format!("target {target}: credentials from {source}"));
+                }
                 if let Some(shard) = config.server.shard {
                     let owned: Vec<&str> =
                         config.target_names().filter(|t| config.owns(t)).collect();

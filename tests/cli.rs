@@ -356,6 +356,94 @@ async fn sigterm_exits_cleanly_and_logs_hold_no_secret() {
     }
 }
 
+/// The same with temporary credentials of every kind of secret the identity services
+/// hand out (an OIDC ID token, an unscoped IAM token, metadata session tokens, temporary
+/// keys and security tokens), base and assumed, on both clouds: none reaches the logs
+/// at trace level or `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_credentials_never_reach_logs_or_metrics() {
+    const ID_TOKEN: &str = "leak-test-id-token-Qw3";
+    let mut scenario = Scenario::demo();
+    scenario.identity.huawei_oidc = Some(("sim-idp".into(), ID_TOKEN.into()));
+    scenario.identity.agencies = vec![("customer-a".into(), "workspace-monitor".into())];
+    scenario.identity.ram_role = Some("ecs-monitor-role".into());
+    scenario.identity.roles = vec!["acs:ram::1234567890123456:role/workspace-monitor".into()];
+    let sim = common::start_sim(scenario).await;
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("id-token"), format!("{ID_TOKEN}\n")).unwrap();
+    let config = format!(
+        r#"
+[[huaweicloud]]
+name = "prod"
+region = "cn-north-4"
+credentials = "oidc"
+idp_id = "sim-idp"
+id_token_file = "id-token"
+workspace_endpoint = "{url}"
+app_endpoint = "{url}"
+iam_endpoint = "{url}"
+[huaweicloud.assume_agency]
+domain_name = "customer-a"
+agency_name = "workspace-monitor"
+
+[[alibabacloud_sag]]
+name = "sag"
+region = "cn-shanghai"
+credentials = "ecs_ram_role"
+metadata_endpoint = "{url}"
+endpoint = "{url}"
+sts_endpoint = "{url}"
+[alibabacloud_sag.assume_role]
+role_arn = "acs:ram::1234567890123456:role/workspace-monitor"
+[[alibabacloud_sag.instances]]
+smartag_id = "{}"
+"#,
+        workspace_exporter::simulator::scenario::DEMO_SAG_INSTANCES[0]
+    );
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut exporter = Running::start(&[
+        format!("--config.file={}", path.display()),
+        "--web.listen-address=127.0.0.1:0".into(),
+        "--log.level=trace".into(),
+    ]);
+    let listening = exporter.wait_for("workspace-exporter listening", 1);
+    let address = listening
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap()
+        .to_string();
+    exporter.wait_for_since(0, "poll succeeded", 4);
+    let body = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("workspace_exporter_credentials_expiry_timestamp_seconds{target=\"sag\"}")
+    );
+    assert!(
+        body.contains("workspace_exporter_credentials_expiry_timestamp_seconds{target=\"prod\"}")
+    );
+    assert!(sim.signed_by("agency") > 0);
+    assert!(sim.signed_by("assume_role") > 0);
+    assert_eq!(exporter.terminate(), Some(0));
+    let all = exporter.logs.join("\n");
+    assert!(all.contains("fetched temporary credentials"), "{all}");
+    for secret in [
+        ID_TOKEN,
+        "sim-temporary-secret-",
+        "sim-security-token-",
+        "sim-hw-unscoped-",
+        "sim-al-metadata-",
+    ] {
+        assert!(!all.contains(secret), "{secret} reached the logs");
+        assert!(!body.contains(secret), "{secret} reached /metrics");
+    }
+}
+
 /// `workspace-exporter demo 2>&1 | head -1`: once the reader of standard error and
 /// standard output is gone, the process keeps serving, and SIGTERM still stops it at
 /// once with success (it used to panic or ignore the signal).

@@ -414,3 +414,203 @@ pub(super) fn assume_role(
             .transpose()?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::schema::RawConfig;
+    use super::super::{Config, ConfigError};
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let raw = RawConfig::parse(text, &[])?;
+        Config::from_raw(raw, Path::new("/etc/workspace-exporter"), &lookup)
+    }
+
+    fn huawei(lines: &str) -> String {
+        format!("[[huaweicloud]]\nregion = \"cn-north-4\"\n{lines}\n")
+    }
+
+    fn alibaba(lines: &str) -> String {
+        format!(
+            "[[alibabacloud_sag]]\nregion = \"cn-shanghai\"\n{lines}\n[[alibabacloud_sag.instances]]\nsmartag_id = \"sag-1\"\n"
+        )
+    }
+
+    #[test]
+    fn oidc_without_its_settings_names_each_key_and_variable() {
+        let err = load(&huawei("credentials = \"oidc\""), &[]).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].idp_id");
+        assert!(err.problem.contains("HUAWEICLOUD_SDK_IDP_ID"), "{err}");
+        let err = load(&huawei("credentials = \"oidc\"\nidp_id = \"ack\""), &[]).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].id_token_file");
+        assert!(
+            err.problem.contains("HUAWEICLOUD_SDK_ID_TOKEN_FILE"),
+            "{err}"
+        );
+        assert!(err.problem.contains("credentials = \"oidc\""), "{err}");
+        // Both from the SDK's variables, as a service-account token projection sets them.
+        let c = load(
+            &huawei("credentials = \"oidc\""),
+            &[
+                ("HUAWEICLOUD_SDK_IDP_ID", "ack"),
+                (
+                    "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+                    "/var/run/secrets/tokens/oidc-token",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.huaweicloud[0].credentials.describe(),
+            "OIDC ID token via identity provider ack"
+        );
+
+        let err = load(&alibaba("credentials = \"oidc\""), &[]).unwrap_err();
+        assert_eq!(err.key, "alibabacloud_sag[0].role_arn");
+        assert!(err.problem.contains("ALIBABA_CLOUD_ROLE_ARN"), "{err}");
+        let c = load(
+            &alibaba("credentials = \"oidc\"\noidc_token_file = \"token\""),
+            &[
+                ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/r"),
+                (
+                    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+                    "acs:ram::1:oidc-provider/p",
+                ),
+            ],
+        )
+        .unwrap();
+        assert!(c.alibabacloud_sag[0].credentials.is_temporary());
+    }
+
+    #[test]
+    fn keys_of_another_source_are_refused_with_the_fix() {
+        let err = load(
+            &huawei("credentials = \"ecs_metadata\"\naccess_key = \"AK\"\nsecret_key = \"SK\""),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].access_key");
+        assert!(
+            err.problem
+                .contains("only read with credentials = \"static\""),
+            "{err}"
+        );
+        let err = load(
+            &huawei("access_key = \"AK\"\nsecret_key = \"SK\"\nidp_id = \"x\""),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].idp_id");
+        assert!(err.problem.contains("set credentials = \"oidc\""), "{err}");
+        // The SDK's key variables are ignored by a source that does not read them.
+        let c = load(
+            &huawei("credentials = \"ecs_metadata\""),
+            &[("HUAWEICLOUD_SDK_AK", "AK"), ("HUAWEICLOUD_SDK_SK", "SK")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.huaweicloud[0].credentials.describe(),
+            "ECS metadata at http://169.254.169.254/"
+        );
+        assert!(c.huaweicloud[0].credentials.written_keys().is_none());
+    }
+
+    #[test]
+    fn an_unknown_source_lists_the_valid_ones() {
+        let err = load(&huawei("credentials = \"ecs_ram_role\""), &[]).unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].credentials");
+        assert!(
+            err.problem
+                .contains("\"ecs_ram_role\" is not a credential source; use one of: static, ecs_metadata, oidc"),
+            "{err}"
+        );
+        let err = load(&alibaba("credentials = \"ecs_metadata\""), &[]).unwrap_err();
+        assert!(err.problem.contains("static, ecs_ram_role, oidc"), "{err}");
+    }
+
+    #[test]
+    fn cross_account_sections_are_checked() {
+        let keys = "access_key = \"AK\"\nsecret_key = \"SK\"\n";
+        let err = load(
+            &huawei(&format!(
+                "{keys}[huaweicloud.assume_agency]\ndomain_name = \"a\"\ndomain_id = \"b\"\nagency_name = \"m\""
+            )),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.problem.contains("either domain_name or domain_id"),
+            "{err}"
+        );
+        let err = load(
+            &huawei(&format!(
+                "{keys}[huaweicloud.assume_agency]\ndomain_name = \"a\"\nagency_name = \"m\"\nduration = \"10m\""
+            )),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].assume_agency.duration");
+        assert!(err.problem.contains("15m to 1day"), "{err}");
+        let err = load(
+            &huawei(&format!(
+                "{keys}[huaweicloud.assume_agency]\ndomain_name = \"a\""
+            )),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "huaweicloud[0].assume_agency.agency_name");
+        let err = load(
+            &huawei(&format!(
+                "{keys}[huaweicloud.assume_agency]\nagency = \"m\""
+            )),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.key.contains("agency"), "{err}");
+
+        let keys = "access_key_id = \"ID\"\naccess_key_secret = \"SECRET\"\n";
+        let err = load(
+            &alibaba(&format!(
+                "{keys}[alibabacloud_sag.assume_role]\nrole_arn = \"arn:aws:iam::1:role/x\""
+            )),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "alibabacloud_sag[0].assume_role.role_arn");
+        assert!(err.problem.contains("acs:ram::"), "{err}");
+        let c = load(
+            &alibaba(&format!(
+                "{keys}[alibabacloud_sag.assume_role]\nrole_arn = \"acs:ram::1234567890123456:role/workspace-monitor\"\nduration = \"12h\"\nexternal_id = \"abcd\""
+            )),
+            &[],
+        )
+        .unwrap();
+        let spec = &c.alibabacloud_sag[0].credentials;
+        assert_eq!(
+            spec.describe(),
+            "static keys, then role acs:ram::1234567890123456:role/workspace-monitor"
+        );
+        assert!(spec.is_temporary() && spec.written_keys().is_none());
+    }
+
+    #[test]
+    fn a_relative_token_file_is_taken_from_the_configuration_directory() {
+        let c = load(
+            &huawei("credentials = \"oidc\"\nidp_id = \"ack\"\nid_token_file = \"token\""),
+            &[],
+        )
+        .unwrap();
+        match &c.huaweicloud[0].credentials.source {
+            crate::cloud::huawei::identity::HuaweiSource::Oidc { id_token_file, .. } => {
+                assert_eq!(id_token_file, Path::new("/etc/workspace-exporter/token"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -111,6 +111,19 @@ impl Config {
             .map(|t| t.name.as_str())
             .chain(self.alibabacloud_sag.iter().map(|t| t.name.as_str()))
     }
+
+    /// Every target's name and where its keys come from, in the operator's words (for
+    /// `--config.check`).
+    pub fn credential_sources(&self) -> impl Iterator<Item = (&str, String)> {
+        self.huaweicloud
+            .iter()
+            .map(|t| (t.name.as_str(), t.credentials.describe()))
+            .chain(
+                self.alibabacloud_sag
+                    .iter()
+                    .map(|t| (t.name.as_str(), t.credentials.describe())),
+            )
+    }
 }
 
 /// Serving settings.
