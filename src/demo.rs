@@ -74,8 +74,10 @@ iam_endpoint = "{sim_url}"
 [[alibabacloud_sag]]
 name = "demo-sag"
 region = "{sag_region}"
-access_key_id = "{sag_ak}"
-access_key_secret = "{sag_sk}"
+# Temporary keys from the (simulated) RAM role of the instance, refreshed before
+# they expire: the demo shows the credential metrics moving.
+credentials = "ecs_ram_role"
+metadata_endpoint = "{sim_url}"
 endpoint = "{sim_url}"
 
 [[alibabacloud_sag.instances]]
@@ -89,8 +91,6 @@ users = ["ops-oncall", "auditor@corp.example"]
         ak = scenario::DEMO_ACCESS_KEY,
         sk = scenario::DEMO_SECRET_KEY,
         sag_region = scenario::DEMO_SAG_REGION,
-        sag_ak = scenario::DEMO_SAG_ACCESS_KEY_ID,
-        sag_sk = scenario::DEMO_SAG_ACCESS_KEY_SECRET,
         hq = scenario::DEMO_SAG_INSTANCES[0],
         branch = scenario::DEMO_SAG_INSTANCES[1],
     );

@@ -268,6 +268,7 @@ fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
         if args.session_states == "typical" {
             large.set_sessions(scenario::split_typically(args.sessions));
         }
+        large.identity = workspace_exporter::simulator::identity::SimIdentity::demo();
         large
     };
     runtime()?.block_on(async {
@@ -290,6 +291,21 @@ fn run_simulator(args: &SimulateArgs) -> anyhow::Result<()> {
             scenario::DEMO_SAG_ACCESS_KEY_SECRET,
             scenario::DEMO_SAG_INSTANCES[0]
         ));
+        {
+            use workspace_exporter::simulator::identity as id;
+            print_line(&format!(
+                "huawei_idp_id={} huawei_id_token={} huawei_agency_domain={} huawei_agency={} sag_ram_role={} sag_oidc_provider_arn={} sag_oidc_role_arn={} sag_oidc_token={} sag_assume_role_arn={}",
+                id::DEMO_IDP_ID,
+                id::DEMO_ID_TOKEN,
+                id::DEMO_AGENCY.0,
+                id::DEMO_AGENCY.1,
+                id::DEMO_RAM_ROLE,
+                id::DEMO_OIDC_PROVIDER_ARN,
+                id::DEMO_RRSA_ROLE_ARN,
+                id::DEMO_OIDC_TOKEN,
+                id::DEMO_ROLE_ARN
+            ));
+        }
         let token = CancellationToken::new();
         shutdown::install(token.clone(), None).context("cannot install signal handlers")?;
         token.cancelled().await;

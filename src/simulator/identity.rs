@@ -53,6 +53,43 @@ impl Default for SimIdentity {
     }
 }
 
+/// The identity provider the demo's IAM trusts.
+pub const DEMO_IDP_ID: &str = "demo-idp";
+/// The one OIDC ID token the demo's IAM accepts (not a real token).
+pub const DEMO_ID_TOKEN: &str = "demo-id-token-not-a-real-one";
+/// The account and agency the demo lets callers assume.
+pub const DEMO_AGENCY: (&str, &str) = ("demo-customer", "workspace-monitor");
+/// The RAM role attached to the demo's simulated ECS instance.
+pub const DEMO_RAM_ROLE: &str = "demo-monitor-role";
+/// The role the demo's RRSA exchange assumes.
+pub const DEMO_RRSA_ROLE_ARN: &str = "acs:ram::1234567890123456:role/demo-rrsa";
+/// The demo's OIDC provider in RAM.
+pub const DEMO_OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/demo-ack";
+/// The one OIDC token the demo's STS accepts (not a real token).
+pub const DEMO_OIDC_TOKEN: &str = "demo-oidc-token-not-a-real-one";
+/// The role the demo lets callers assume with `AssumeRole`.
+pub const DEMO_ROLE_ARN: &str = "acs:ram::1234567890123456:role/workspace-monitor";
+
+impl SimIdentity {
+    /// Every identity service on, with 15-minute credentials, so the demo and
+    /// `simulate` exercise refresh.
+    pub fn demo() -> Self {
+        SimIdentity {
+            lifetime: Duration::from_secs(15 * 60),
+            ecs_agency: Some("demo-agency".into()),
+            huawei_oidc: Some((DEMO_IDP_ID.into(), DEMO_ID_TOKEN.into())),
+            agencies: vec![(DEMO_AGENCY.0.into(), DEMO_AGENCY.1.into())],
+            ram_role: Some(DEMO_RAM_ROLE.into()),
+            alibaba_oidc: Some((
+                DEMO_OIDC_PROVIDER_ARN.into(),
+                DEMO_RRSA_ROLE_ARN.into(),
+                DEMO_OIDC_TOKEN.into(),
+            )),
+            roles: vec![DEMO_ROLE_ARN.into()],
+        }
+    }
+}
+
 /// Which cloud's APIs accept an issued credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cloud {

@@ -211,6 +211,7 @@ impl Scenario {
                 ],
             },
         ];
+        s.identity = super::identity::SimIdentity::demo();
         s
     }
 
