@@ -74,6 +74,14 @@ fn every_uncommented_key_of_the_example_is_a_real_key() {
         let is_key = candidate.split_once(" = ").is_some_and(|(k, _)| {
             !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         });
+        // A commented-out sub-table (`# [huaweicloud.assume_agency]`) is uncommented
+        // with its keys.
+        let is_table = candidate.starts_with('[')
+            && !candidate.starts_with("[[")
+            && candidate.ends_with(']')
+            && candidate[1..candidate.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
         let either_or = [
             "access_key_file",
             "secret_key ",
@@ -83,7 +91,7 @@ fn every_uncommented_key_of_the_example_is_a_real_key() {
         ]
         .iter()
         .any(|k| candidate.starts_with(k));
-        if is_key && !either_or {
+        if (is_key || is_table) && !either_or {
             uncommented.push_str(candidate);
         } else if !line.starts_with('#') {
             uncommented.push_str(line);
