@@ -404,3 +404,41 @@ async fn without_valid_keys_the_error_names_the_source_and_the_upstream_answer()
 fn h_requests(sim: &Simulator) -> u64 {
     sim.requests(Route::IdentityMetadata)
 }
+
+#[tokio::test(start_paused = true)]
+async fn keys_the_cloud_refuses_before_their_expiry_are_replaced_at_once() {
+    for (target, credentials) in [
+        (
+            huawei as fn(&str, &str) -> String,
+            "credentials = \"ecs_metadata\"\nmetadata_endpoint = \"URL\"",
+        ),
+        (
+            alibaba,
+            "credentials = \"ecs_ram_role\"\nmetadata_endpoint = \"URL\"",
+        ),
+    ] {
+        let sim = common::start_sim(scenario()).await;
+        let url = sim.url();
+        let h = common::start_exporter(sim, &target(&url, &credentials.replace("URL", &url))).await;
+        assert!(up(&h.scrape().await).iter().all(|v| *v == 1.0));
+        // Two minutes later the cloud revokes the keys (or this host's clock runs
+        // behind and they expired): the refusal fetches new keys and each request is
+        // sent again, so no poll fails.
+        tokio::time::advance(Duration::from_secs(120)).await;
+        h.sim.revoke_issued();
+        h.exporter.poll_now().await;
+        let m = h.scrape().await;
+        assert!(up(&m).iter().all(|v| *v == 1.0), "{}", m.text);
+        assert_eq!(refreshes(&m, "success"), 2.0);
+        let refused = h.sim.expired_signatures();
+        assert!(refused >= 1);
+
+        // Keys refused right after they were fetched are not fetched again (new ones
+        // would be refused too): the poll fails, without a fetch per request.
+        h.sim.revoke_issued();
+        h.exporter.poll_now().await;
+        let m = h.scrape().await;
+        assert!(up(&m).iter().all(|v| *v == 0.0), "{}", m.text);
+        assert_eq!(refreshes(&m, "success"), 2.0);
+    }
+}

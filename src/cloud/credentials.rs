@@ -85,6 +85,17 @@ impl Credentials {
         }
     }
 
+    /// The cloud refused `keys`, which should still be valid. For temporary keys fetched
+    /// a while ago, they are dropped and new ones fetched on the next request: returns
+    /// whether that is worth a new attempt (not for written keys, nor for keys just
+    /// fetched, which new ones would not fix).
+    pub fn refused(&self, keys: &Arc<Keys>) -> bool {
+        match self {
+            Credentials::Static(_) => false,
+            Credentials::Temporary(source) => source.refused(keys),
+        }
+    }
+
     /// The keys to sign the next request with: for temporary keys, refreshed first when
     /// they are due. Fails only when no valid keys are left.
     pub async fn current(&self) -> Result<Arc<Keys>, CredentialError> {
@@ -322,6 +333,8 @@ struct RefreshState {
     keys: Option<Arc<Keys>>,
     /// When they expire.
     expires_at: Option<SystemTime>,
+    /// When they were fetched.
+    fetched_at: Option<SystemTime>,
     /// When to fetch new ones.
     refresh_at: Option<SystemTime>,
     /// No attempt before this time, after a failure.
@@ -431,6 +444,7 @@ impl Refreshing {
                 let keys = Arc::new(fresh.keys);
                 state.keys = Some(keys.clone());
                 state.expires_at = Some(fresh.expires_at);
+                state.fetched_at = Some(now);
                 state.refresh_at = Some(fresh.expires_at - refresh_margin(lifetime));
                 state.retry_at = None;
                 state.failures = 0;
@@ -468,6 +482,30 @@ impl Refreshing {
                 })
             }
         }
+    }
+}
+
+/// Keys younger than this are not dropped when the cloud refuses them: new ones would
+/// be refused too (wrong role, wrong account), and each refusal would cost a fetch.
+pub const MIN_AGE_OF_REFUSED_KEYS: Duration = Duration::from_secs(60);
+
+impl Refreshing {
+    /// See [`Credentials::refused`].
+    fn refused(&self, keys: &Arc<Keys>) -> bool {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let current = state.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys));
+        let old_enough = state.fetched_at.is_some_and(|at| {
+            now.duration_since(at).unwrap_or_default() >= MIN_AGE_OF_REFUSED_KEYS
+        });
+        if current && old_enough {
+            state.expires_at = Some(now);
+            state.refresh_at = Some(now);
+            state.retry_at = None;
+            return true;
+        }
+        // Another request already replaced them: trying again uses the new ones.
+        !current && state.keys.is_some()
     }
 }
 

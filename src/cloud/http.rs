@@ -90,6 +90,22 @@ pub enum ApiError {
     },
 }
 
+impl ApiError {
+    /// Whether the cloud refused the request's credentials: 401 (Huawei), or an
+    /// Alibaba `InvalidSecurityToken.*` code (an expired or revoked STS token).
+    pub fn refuses_credentials(&self) -> bool {
+        match self {
+            ApiError::Status { status, code, .. } => {
+                *status == 401
+                    || code
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("InvalidSecurityToken"))
+            }
+            _ => false,
+        }
+    }
+}
+
 fn describe_upstream(
     code: &Option<String>,
     message: &Option<String>,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+use crate::cloud::credentials::{Credentials, Keys};
 use crate::cloud::http::{ApiError, error_chain, status_error};
 use crate::cloud::quota::{PollUsage, RateLimiter};
 use crate::config::TargetPoll;
@@ -200,6 +201,48 @@ where
         tracing::debug!(target_name = site.target, api = site.api, retry = retry + 1, wait_seconds = wait.as_secs_f64(), error = %error, "retrying");
         tokio::time::sleep(wait).await;
         retry += 1;
+    }
+}
+
+/// Sends a request signed with the target's keys: `sign` builds each attempt from the
+/// keys current at that moment (refreshed first when due). When the cloud refuses
+/// temporary keys that should still be valid (revoked, or this host's clock runs
+/// behind the cloud's), new keys are fetched and the request is sent once more.
+pub async fn send_signed(
+    site: CallSite<'_>,
+    settings: &ClientSettings,
+    credentials: &Credentials,
+    sign: impl Fn(&Keys) -> Result<reqwest::RequestBuilder, ApiError>,
+) -> Result<reqwest::Response, ApiError> {
+    let mut resent = false;
+    loop {
+        let used: std::sync::Mutex<Option<Arc<Keys>>> = std::sync::Mutex::new(None);
+        let (sign, used_ref) = (&sign, &used);
+        let result = send_with_retries(site, settings, move || async move {
+            let keys = credentials
+                .current()
+                .await
+                .map_err(|e| ApiError::Credentials {
+                    api: site.api,
+                    message: e.to_string(),
+                })?;
+            let request = sign(&keys);
+            *used_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(keys);
+            request
+        })
+        .await;
+        match result {
+            Err(e) if !resent && e.refuses_credentials() => {
+                let used = used.into_inner().unwrap_or_else(|e| e.into_inner());
+                if used.is_some_and(|keys| credentials.refused(&keys)) {
+                    tracing::warn!(target_name = site.target, api = site.api, error = %e, "the cloud refused the temporary credentials before their expiry (revoked, or this host's clock runs behind); fetching new ones");
+                    resent = true;
+                    continue;
+                }
+                return Err(e);
+            }
+            other => return other,
+        }
     }
 }
 

@@ -149,6 +149,14 @@ impl Issuer {
         }
     }
 
+    /// Makes every issued credential expire now.
+    pub fn revoke_all(&mut self) {
+        let now = Instant::now();
+        for issued in self.credentials.values_mut() {
+            issued.expires = issued.expires.min(now);
+        }
+    }
+
     /// The issued credential with this access key.
     pub fn lookup(&self, access_key: &str) -> Option<&Issued> {
         self.credentials.get(access_key)

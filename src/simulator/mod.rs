@@ -313,6 +313,17 @@ impl Simulator {
         state.issuer.signed_by.get(origin).copied().unwrap_or(0)
     }
 
+    /// Revokes every credential the identity services issued so far: the APIs refuse
+    /// them from now on, as if they had expired (a revoked session, or a client whose
+    /// clock runs behind).
+    pub fn revoke_issued(&self) {
+        self.state
+            .lock()
+            .expect("simulator lock")
+            .issuer
+            .revoke_all();
+    }
+
     /// Requests rejected for their signature so far.
     pub fn rejected_signatures(&self) -> u64 {
         self.state

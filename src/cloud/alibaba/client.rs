@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::signer::{self, RequestToSign};
-use crate::cloud::credentials::Credentials;
+use crate::cloud::credentials::{Credentials, Keys};
 use crate::cloud::http::{ApiError, decode, header_value, host_header, read_limited};
 use crate::cloud::quota::PollUsage;
-use crate::cloud::retry::{CallSite, ClientSettings, send_with_retries};
+use crate::cloud::retry::{CallSite, ClientSettings, send_signed};
 use crate::cloud::signing::hex_sha256;
 
 /// One RPC call, before signing.
@@ -75,16 +75,19 @@ impl AlibabaClient {
             api: req.api,
             host: &host,
         };
-        let response = send_with_retries(site, &self.settings, || self.build(req, &host)).await?;
+        let response = send_signed(site, &self.settings, &self.credentials, |keys| {
+            self.build(req, &host, keys)
+        })
+        .await?;
         read_limited(response, self.settings.max_body_bytes, req.api).await
     }
 
-    /// Builds one freshly signed attempt (new date and nonce), with the target's current
-    /// keys.
-    async fn build(
+    /// Builds one attempt signed with `keys` (new date and nonce).
+    fn build(
         &self,
         req: &RpcRequest<'_>,
         host: &str,
+        keys: &Keys,
     ) -> Result<reqwest::RequestBuilder, ApiError> {
         let api = req.api;
         let path = if req.endpoint.path().is_empty() {
@@ -105,14 +108,6 @@ impl AlibabaClient {
             ("accept".into(), "application/json".into()),
             ("user-agent".into(), crate::USER_AGENT.into()),
         ];
-        let keys = self
-            .credentials
-            .current()
-            .await
-            .map_err(|e| ApiError::Credentials {
-                api,
-                message: e.to_string(),
-            })?;
         if let Some(token) = &keys.security_token {
             headers.push(("x-acs-security-token".into(), token.expose().to_string()));
         }

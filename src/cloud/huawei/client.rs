@@ -12,11 +12,11 @@ use url::Url;
 use super::signer::{self, RequestToSign};
 use crate::cloud::http::{decode, header_value, host_header, read_limited};
 use crate::cloud::quota::PollUsage;
-use crate::cloud::retry::{CallSite, ClientSettings, send_with_retries};
+use crate::cloud::retry::{CallSite, ClientSettings, send_signed};
 
 pub use crate::cloud::http::ApiError;
 
-use crate::cloud::credentials::Credentials;
+use crate::cloud::credentials::{Credentials, Keys};
 
 /// One upstream request, before signing.
 #[derive(Debug, Clone)]
@@ -105,11 +105,18 @@ impl HuaweiClient {
             url: &url,
             body,
         };
-        send_with_retries(site, &self.settings, || self.build(&attempt)).await
+        send_signed(site, &self.settings, &self.credentials, |keys| {
+            self.build(&attempt, keys)
+        })
+        .await
     }
 
-    /// Builds one freshly signed attempt, with the target's current keys.
-    async fn build(&self, attempt: &Attempt<'_>) -> Result<reqwest::RequestBuilder, ApiError> {
+    /// Builds one attempt signed with `keys`.
+    fn build(
+        &self,
+        attempt: &Attempt<'_>,
+        keys: &Keys,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
         let Attempt {
             req,
             path,
@@ -126,14 +133,6 @@ impl HuaweiClient {
             headers.push(("X-Project-Id".into(), project_id.to_string()));
         }
         headers.push(("User-Agent".into(), crate::USER_AGENT.into()));
-        let keys = self
-            .credentials
-            .current()
-            .await
-            .map_err(|e| ApiError::Credentials {
-                api,
-                message: e.to_string(),
-            })?;
         if let Some(token) = &keys.security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
         }
