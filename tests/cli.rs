@@ -186,6 +186,133 @@ fn version_flag_prints_the_version() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(workspace_exporter::VERSION));
 }
 
+/// The flags `--help` lists for `args` (the words starting with `--`).
+fn help_flags(args: &[&str]) -> Vec<String> {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .map(|w| w.trim_end_matches([',', '.', ')', '`']).to_string())
+        .collect()
+}
+
+/// Each subcommand's `--help` lists the flags it takes and none it would ignore.
+#[test]
+fn subcommand_help_lists_only_the_flags_that_apply() {
+    let exporter_only = [
+        "--web.enable-lifecycle",
+        "--shard",
+        "--total-shards",
+        "--shard.from-hostname",
+        "--config.check",
+    ];
+    let serving = [
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--web.config.file",
+        "--web.max-requests",
+        "--web.write-timeout",
+    ];
+    let cases: [(&[&str], Vec<&str>, Vec<&str>); 4] = [
+        (
+            &[],
+            [
+                &["--config.file", "--log.level"][..],
+                &serving,
+                &exporter_only,
+            ]
+            .concat(),
+            vec!["--demo.interval", "--output"],
+        ),
+        (
+            &["demo"],
+            [
+                &serving[..],
+                &["--demo.interval", "--demo.chaos", "--log.level"],
+            ]
+            .concat(),
+            [&exporter_only[..], &["--config.file", "--output"]].concat(),
+        ),
+        (
+            &["export-connections"],
+            vec!["--config.file", "--output", "--target", "--log.format"],
+            [&exporter_only[..], &serving].concat(),
+        ),
+        (
+            &["simulate"],
+            vec!["--listen-address", "--log.level"],
+            [&exporter_only[..], &serving, &["--config.file"]].concat(),
+        ),
+    ];
+    for (args, listed, absent) in cases {
+        let flags = help_flags(args);
+        for flag in listed {
+            assert!(
+                flags.iter().any(|f| f == flag),
+                "{args:?} lacks {flag}: {flags:?}"
+            );
+        }
+        for flag in absent {
+            assert!(
+                !flags.iter().any(|f| f == flag),
+                "{args:?} lists {flag}: {flags:?}"
+            );
+        }
+    }
+}
+
+/// A flag may stand before the subcommand's name when it applies to it (as scripts
+/// write `--config.file=F export-connections`); one that does not apply is refused with
+/// exit 2, naming it and where to look.
+#[test]
+fn a_flag_before_a_subcommand_applies_or_is_refused() {
+    let missing = "/nonexistent/ux-test/config.toml";
+    for args in [
+        vec![
+            format!("--config.file={missing}"),
+            "export-connections".into(),
+        ],
+        vec![
+            "export-connections".into(),
+            format!("--config.file={missing}"),
+        ],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .args(["--output", "-"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(missing), "{args:?}: {stderr}");
+    }
+    for (args, flag) in [
+        (vec!["--web.max-requests=0", "demo"], "--web.max-requests"),
+        (vec!["--shard=1", "demo"], "--shard"),
+        (
+            vec![
+                "--web.listen-address=:0",
+                "export-connections",
+                "--output",
+                "-",
+            ],
+            "--web.listen-address",
+        ),
+        (vec!["--config.check", "simulate"], "--config.check"),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        if flag != "--web.max-requests" {
+            assert!(stderr.contains("does not apply"), "{args:?}: {stderr}");
+            assert!(stderr.contains("--help"), "{args:?}: {stderr}");
+        }
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
 /// The exporter binary running as a child process, its log lines collected.
 struct Running {
     child: std::process::Child,
