@@ -186,6 +186,39 @@ fn version_flag_prints_the_version() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(workspace_exporter::VERSION));
 }
 
+/// A misspelled region with the default endpoints fails `--config.check`, naming the
+/// key, the value and the nearest known region; with its endpoints set it passes.
+#[test]
+fn a_misspelled_region_suggests_the_nearest_known_one() {
+    let files = [("sk.txt", "SK")];
+    let (code, text) = check(&GOOD.replace("cn-north-4", "cn-nort-4"), &files);
+    assert_eq!(code, 2, "{text}");
+    for part in [
+        "huaweicloud[0].region",
+        "\"cn-nort-4\"",
+        "did you mean \"cn-north-4\"?",
+        "workspace_endpoint",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+
+    let sag = "[[alibabacloud_sag]]\nregion = \"cn-shangai\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n[[alibabacloud_sag.instances]]\nsmartag_id = \"s\"\n";
+    let (code, text) = check(sag, &[]);
+    assert_eq!(code, 2, "{text}");
+    for part in [
+        "alibabacloud_sag[0].region",
+        "\"cn-shangai\"",
+        "did you mean \"cn-shanghai\"?",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+
+    let explicit = GOOD.replace("cn-north-4", "xx-private-1")
+        + "workspace_endpoint = \"https://workspace.example.net\"\napp_endpoint = \"https://workspace.example.net\"\niam_endpoint = \"https://iam.example.net\"\n";
+    let (code, text) = check(&explicit, &files);
+    assert_eq!(code, 0, "{text}");
+}
+
 /// The flags `--help` lists for `args` (the words starting with `--`).
 fn help_flags(args: &[&str]) -> Vec<String> {
     let out = Command::new(BIN).args(args).arg("--help").output().unwrap();

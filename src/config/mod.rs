@@ -24,6 +24,7 @@ mod alibaba;
 mod checks;
 mod env;
 mod huawei;
+mod regions;
 mod schema;
 mod secrets;
 mod target;
