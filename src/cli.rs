@@ -14,53 +14,27 @@ use workspace_exporter::log_writer::eprint_line;
 const EXIT_CONFIG: u8 = 2;
 
 /// Prometheus exporter for Huawei Cloud Workspace connection statistics.
+///
+/// The flags at the top are the exporter's; each subcommand takes only the flags that
+/// apply to it, and its `--help` lists them. A flag may also stand before a
+/// subcommand's name when it applies to that subcommand (`--config.file=F
+/// export-connections`); one that does not apply is refused, naming it.
 #[derive(Debug, Parser)]
-#[command(name = "workspace-exporter", version = workspace_exporter::VERSION)]
+#[command(
+    name = "workspace-exporter",
+    version = workspace_exporter::VERSION,
+    about = "Prometheus exporter for Huawei Cloud Workspace connection statistics.",
+    long_about = None,
+    after_help = "Subcommands take only the flags that apply to them: see `workspace-exporter help COMMAND`."
+)]
 pub(crate) struct Cli {
-    /// Configuration file (TOML) [default: config.toml]. Not used by `demo`.
-    #[arg(long = "config.file", value_name = "PATH", global = true)]
+    /// Configuration file (TOML) [default: config.toml].
+    #[arg(long = "config.file", value_name = "PATH")]
     pub(crate) config_file: Option<PathBuf>,
 
-    /// Address to listen on, e.g. :9817, 127.0.0.1:9817 or [::]:9817; overrides
-    /// server.listen_address (demo default: 127.0.0.1:9817).
-    #[arg(long = "web.listen-address", value_name = "ADDR", global = true, value_parser = workspace_exporter::config::parse_listen_address)]
-    pub(crate) listen_address: Option<SocketAddr>,
-
-    /// Path of the metrics endpoint; overrides server.telemetry_path.
-    #[arg(long = "web.telemetry-path", value_name = "PATH", global = true)]
-    pub(crate) telemetry_path: Option<String>,
-
-    /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
-    /// auth, response headers. Empty: plain HTTP.
-    #[arg(long = "web.config.file", value_name = "PATH", global = true, value_parser = path_or_empty)]
-    pub(crate) web_config_file: Option<PathBuf>,
-
-    /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
-    #[arg(long = "web.max-requests", value_name = "N", global = true)]
-    pub(crate) max_requests: Option<usize>,
-
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(
-        long = "log.level",
-        value_name = "LEVEL",
-        default_value = "info",
-        global = true
-    )]
-    pub(crate) log_level: LogLevel,
-
-    /// Log format.
-    #[arg(
-        long = "log.format",
-        value_name = "FORMAT",
-        default_value = "logfmt",
-        global = true
-    )]
-    pub(crate) log_format: LogFormat,
-
-    /// Drop a connection when writing its response makes no progress for this long
-    /// (a client that does not read).
-    #[arg(long = "web.write-timeout", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
-    pub(crate) write_timeout: std::time::Duration,
+    /// The HTTP serving flags.
+    #[command(flatten)]
+    pub(crate) serve: ServeArgs,
 
     /// Serve `POST /-/reload` (off by default, as in Prometheus: without it the
     /// endpoint answers 403 and only SIGHUP reloads).
@@ -85,10 +59,95 @@ pub(crate) struct Cli {
     #[arg(long = "config.check")]
     pub(crate) config_check: bool,
 
+    /// The logging flags, taken by every subcommand.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+
+    /// What to run instead of the exporter.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
 
+/// The flags of an HTTP server: the exporter's and the demo's.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on, e.g. :9817, 127.0.0.1:9817 or [::]:9817; overrides
+    /// server.listen_address (demo default: 127.0.0.1:9817).
+    #[arg(long = "web.listen-address", value_name = "ADDR", value_parser = workspace_exporter::config::parse_listen_address)]
+    pub(crate) listen_address: Option<SocketAddr>,
+
+    /// Path of the metrics endpoint; overrides server.telemetry_path.
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub(crate) telemetry_path: Option<String>,
+
+    /// Web configuration (exporter-toolkit format): TLS, client certificates, basic
+    /// auth, response headers. Empty: plain HTTP.
+    #[arg(long = "web.config.file", value_name = "PATH", value_parser = path_or_empty)]
+    pub(crate) web_config_file: Option<PathBuf>,
+
+    /// Most HTTP requests served at once; more get 503. Overrides server.max_requests.
+    #[arg(long = "web.max-requests", value_name = "N")]
+    pub(crate) max_requests: Option<usize>,
+
+    /// Drop a connection when writing its response makes no progress for this long
+    /// (a client that does not read) [default: 30s].
+    #[arg(long = "web.write-timeout", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) write_timeout: Option<std::time::Duration>,
+}
+
+impl ServeArgs {
+    /// The flags given here, each over the one in `outer` (given before the
+    /// subcommand's name).
+    #[cfg(feature = "simulator")]
+    fn over(self, outer: &ServeArgs) -> ServeArgs {
+        ServeArgs {
+            listen_address: self.listen_address.or(outer.listen_address),
+            telemetry_path: self.telemetry_path.or(outer.telemetry_path.clone()),
+            web_config_file: self.web_config_file.or(outer.web_config_file.clone()),
+            max_requests: self.max_requests.or(outer.max_requests),
+            write_timeout: self.write_timeout.or(outer.write_timeout),
+        }
+    }
+
+    /// The flags that are set, by name.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("--web.listen-address", self.listen_address.is_some()),
+            ("--web.telemetry-path", self.telemetry_path.is_some()),
+            ("--web.config.file", self.web_config_file.is_some()),
+            ("--web.max-requests", self.max_requests.is_some()),
+            ("--web.write-timeout", self.write_timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
+/// The logging flags; global, so they may stand anywhere on the line.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Logging")]
+pub(crate) struct LogArgs {
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub(crate) level: LogLevel,
+
+    /// Log format.
+    #[arg(
+        long = "log.format",
+        value_name = "FORMAT",
+        default_value = "logfmt",
+        global = true
+    )]
+    pub(crate) format: LogFormat,
+}
+
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run a built-in simulated cloud and export it: no account needed.
@@ -102,6 +161,7 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
 }
 
+/// `simulate`: the simulated clouds' size and address.
 #[cfg(feature = "simulator")]
 #[derive(Debug, clap::Args)]
 pub(crate) struct SimulateArgs {
@@ -126,9 +186,17 @@ pub(crate) struct SimulateArgs {
     pub(crate) sag_users: usize,
 }
 
+/// `demo`: the serving flags and the demo's own.
 #[cfg(feature = "simulator")]
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
+    /// The HTTP serving flags.
+    #[command(flatten)]
+    pub(crate) serve: ServeArgs,
+    /// Refused with a message: the demo has its own configuration. Hidden, as it does
+    /// not apply; accepted only to say so.
+    #[arg(long = "config.file", value_name = "PATH", hide = true)]
+    pub(crate) config_file: Option<PathBuf>,
     /// Poll interval of the demo exporter [default: 10s].
     #[arg(long = "demo.interval", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) interval: Option<std::time::Duration>,
@@ -138,8 +206,12 @@ pub(crate) struct DemoArgs {
     pub(crate) chaos: bool,
 }
 
+/// `export-connections`: the configuration file and what to download.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExportArgs {
+    /// Configuration file (TOML) [default: config.toml].
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub(crate) config_file: Option<PathBuf>,
     /// The [[huaweicloud]] target (required when several are configured).
     #[arg(long)]
     pub(crate) target: Option<String>,
@@ -167,6 +239,7 @@ pub(crate) struct ExportArgs {
     pub(crate) output: String,
 }
 
+/// `--log.level`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum LogLevel {
     Error,
@@ -176,13 +249,72 @@ pub(crate) enum LogLevel {
     Trace,
 }
 
+/// `--log.format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum LogFormat {
     Logfmt,
     Json,
 }
 
+/// The default of `--web.write-timeout`.
+const DEFAULT_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Cli {
+    /// Folds the flags of the subcommand into the top-level ones, so the rest reads one
+    /// set: a flag after the subcommand's name wins over the same flag before it. A flag
+    /// before the name that does not apply to the subcommand is refused, naming it.
+    pub(crate) fn settle(mut self) -> Result<Cli, Failure> {
+        let exporter_only = [
+            ("--web.enable-lifecycle", self.enable_lifecycle),
+            ("--shard", self.shard.is_some()),
+            ("--total-shards", self.total_shards.is_some()),
+            ("--shard.from-hostname", self.shard_from_hostname),
+            ("--config.check", self.config_check),
+        ];
+        let (name, misplaced): (&str, Vec<&str>) = match &mut self.command {
+            None => return Ok(self),
+            #[cfg(feature = "simulator")]
+            Some(Command::Demo(args)) => {
+                self.serve = std::mem::take(&mut args.serve).over(&self.serve);
+                self.config_file = args.config_file.take().or(self.config_file.take());
+                ("demo", Vec::new())
+            }
+            #[cfg(feature = "simulator")]
+            Some(Command::Simulate(_)) => {
+                let mut given = self.serve.given();
+                if self.config_file.is_some() {
+                    given.push("--config.file");
+                }
+                ("simulate", given)
+            }
+            Some(Command::ExportConnections(args)) => {
+                self.config_file = args.config_file.take().or(self.config_file.take());
+                ("export-connections", self.serve.given())
+            }
+        };
+        let misplaced: Vec<&str> = misplaced
+            .into_iter()
+            .chain(
+                exporter_only
+                    .iter()
+                    .filter(|(_, set)| *set)
+                    .map(|(n, _)| *n),
+            )
+            .collect();
+        match misplaced.as_slice() {
+            [] => Ok(self),
+            flags => Err(Failure::Config(format!(
+                "workspace-exporter {name}: {} does not apply to {name}: remove it (`workspace-exporter {name} --help` lists the flags that do)",
+                flags.join(", ")
+            ))),
+        }
+    }
+
+    /// `--web.write-timeout`, or its default.
+    pub(crate) fn write_timeout(&self) -> std::time::Duration {
+        self.serve.write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT)
+    }
+
     /// `--config.file`, or `config.toml` when it is not given.
     pub(crate) fn config_path(&self) -> PathBuf {
         self.config_file
@@ -193,19 +325,19 @@ impl Cli {
     /// `--web.telemetry-path` and `--web.max-requests`, checked: what every mode
     /// applies over its configuration.
     pub(crate) fn serving_overrides(&self) -> Result<(Option<String>, Option<usize>), ConfigError> {
-        if let Some(path) = &self.telemetry_path {
+        if let Some(path) = &self.serve.telemetry_path {
             validate_telemetry_path(path).map_err(|problem| ConfigError {
                 key: "--web.telemetry-path".into(),
                 problem,
             })?;
         }
-        if self.max_requests == Some(0) {
+        if self.serve.max_requests == Some(0) {
             return Err(ConfigError {
                 key: "--web.max-requests".into(),
                 problem: "must be greater than zero".into(),
             });
         }
-        Ok((self.telemetry_path.clone(), self.max_requests))
+        Ok((self.serve.telemetry_path.clone(), self.serve.max_requests))
     }
 
     /// The shard the flags ask for, over `configured` (the `[server]` one): `None` when

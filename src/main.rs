@@ -31,13 +31,13 @@ use workspace_exporter::{exporter, shutdown};
 fn main() -> ExitCode {
     workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
-    init_logging(cli.log_level, cli.log_format);
-    cli::exit_code(run(&cli))
+    init_logging(cli.log.level, cli.log.format);
+    cli::exit_code(cli.settle().and_then(|cli| run(&cli)))
 }
 
 /// Runs what the command line asks for.
 fn run(cli: &Cli) -> Result<(), Failure> {
-    if cli.write_timeout.is_zero() {
+    if cli.write_timeout().is_zero() {
         return Err(Failure::Config(
             "workspace-exporter: --web.write-timeout: must be greater than zero".into(),
         ));
@@ -90,7 +90,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 web,
                 direct: false,
                 enable_lifecycle: cli.enable_lifecycle,
-                write_timeout: Some(cli.write_timeout),
+                write_timeout: Some(cli.write_timeout()),
                 clock: WallClock::System,
             };
             Ok(run_exporter(config, options)?)
@@ -122,7 +122,7 @@ fn load_config(cli: &Cli) -> Result<(Config, ServerConfig), Failure> {
     };
     let mut config = exporter::load_config(&cli.config_path()).map_err(invalid)?;
     let server_as_written = config.server.clone();
-    if let Some(addr) = cli.listen_address {
+    if let Some(addr) = cli.serve.listen_address {
         config.server.listen_address = addr;
     }
     let (telemetry_path, max_requests) = cli.serving_overrides().map_err(invalid)?;
@@ -144,7 +144,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn load_web_config(cli: &Cli) -> Result<Option<Arc<WebConfigSource>>, Failure> {
-    cli.web_config_file
+    cli.serve
+        .web_config_file
         .as_deref()
         .filter(|p| !p.as_os_str().is_empty())
         .map(|p| WebConfigSource::load(p).map(Arc::new))
@@ -179,7 +180,10 @@ fn run_exporter(config: Config, options: StartOptions) -> anyhow::Result<()> {
 
 #[cfg(feature = "simulator")]
 fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> anyhow::Result<()> {
-    let addr = cli.listen_address.unwrap_or(demo::DEMO_LISTEN_ADDRESS);
+    let addr = cli
+        .serve
+        .listen_address
+        .unwrap_or(demo::DEMO_LISTEN_ADDRESS);
     runtime()?.block_on(async {
         let listener = TcpListener::bind(addr)
             .await
@@ -190,14 +194,14 @@ fn run_demo(cli: &Cli, args: &DemoArgs, web: Option<Arc<WebConfigSource>>) -> an
             interval: args.interval.unwrap_or(demo::DEMO_INTERVAL),
             chaos: args.chaos,
             web,
-            write_timeout: Some(cli.write_timeout),
-            telemetry_path: cli.telemetry_path.clone(),
-            max_requests: cli.max_requests,
+            write_timeout: Some(cli.write_timeout()),
+            telemetry_path: cli.serve.telemetry_path.clone(),
+            max_requests: cli.serve.max_requests,
         };
         let demo = demo::start(listener, token.clone(), options).await?;
         shutdown::install(token, None).context("cannot install signal handlers")?;
         let scheme = if tls { "https" } else { "http" };
-        let path = cli.telemetry_path.as_deref().unwrap_or("/metrics");
+        let path = cli.serve.telemetry_path.as_deref().unwrap_or("/metrics");
         tracing::info!(
             address = %demo.exporter.local_addr(),
             "demo running: open {scheme}://{}{path} (Ctrl-C to stop)",

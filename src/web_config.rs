@@ -41,7 +41,93 @@ fn err(key: impl Into<String>, problem: impl Into<String>) -> WebConfigError {
     }
 }
 
-/// The file as written.
+/// Parses the YAML text of a web configuration into its raw form. An error is the key
+/// it concerns (empty for the whole file) and the problem with its line and column.
+///
+/// The parser's messages name keys and expected types, not values; the few that speak
+/// to a programmer (a Rust type, a parser option) are reworded for the operator, and
+/// any problem under a key that holds a secret (a user's password hash, an inline
+/// private key) is replaced by one that shows nothing of the value.
+fn parse_yaml(text: &str) -> Result<RawWebConfig, (String, String)> {
+    let mut options = serde_saphyr::options::Options::default();
+    // A snippet would quote the file's lines, which may hold a secret.
+    options.with_snippet = false;
+    let path = std::cell::RefCell::new(String::new());
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            *path.borrow_mut() = e.path().to_string();
+            e.into_inner()
+        })
+    })
+    .map_err(|e| {
+        let key = path.into_inner();
+        // `.?` is how the path names a map key it has not read yet (a duplicate).
+        let key = key.strip_suffix(".?").unwrap_or(&key);
+        let key = if key == "." {
+            String::new()
+        } else {
+            key.to_string()
+        };
+        let problem = yaml_problem(&key, &e);
+        (key, problem)
+    })
+}
+
+/// The operator's wording of a YAML problem under `key`; see [`parse_yaml`].
+fn yaml_problem(key: &str, error: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    let inner = error.without_snippet();
+    let holds_secret = key.starts_with("basic_auth_users.") || key == "tls_server_config.key";
+    let reason = match inner {
+        E::SerdeUnknownField { .. } => None,
+        // Names the key (a user name, a header), never a value.
+        E::DuplicateMappingKey { key: Some(k), .. } => {
+            Some(format!("the key `{k}` appears twice: keep one"))
+        }
+        E::DuplicateMappingKey { key: None, .. } => Some("a key appears twice: keep one".into()),
+        _ if holds_secret => Some(
+            "invalid value (not shown because the key holds a secret): write it as a string"
+                .to_string(),
+        ),
+        // These would show the value found; the expected type is enough.
+        E::SerdeInvalidType { expected, .. } | E::SerdeInvalidValue { expected, .. } => {
+            Some(format!("invalid value: expected {}", plain_type(expected)))
+        }
+        E::InvalidScalar { ty, .. } => Some(format!("invalid value: expected {}", plain_type(ty))),
+        E::NullIntoString { .. } => Some("has no value: give one, or remove the key".into()),
+        E::MultipleDocuments { .. } => {
+            Some("the file holds more than one YAML document (a line with ---): keep one".into())
+        }
+        _ => None,
+    };
+    let reason =
+        reason.unwrap_or_else(|| inner.render_with_formatter(&serde_saphyr::UserMessageFormatter));
+    // The rendered text ends with the position; keep it for the rewritten reasons.
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    match inner.location() {
+        Some(at) if at.line() > 0 => {
+            format!("{reason} (line {}, column {})", at.line(), at.column())
+        }
+        _ => reason,
+    }
+}
+
+/// A type as the parser names it (`u32`, `bool`), in the operator's words.
+fn plain_type(ty: &str) -> &str {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" | "boolean" | "a boolean" => "true or false",
+        "char" => "a single character",
+        other => other,
+    }
+}
+
 /// The web configuration file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +157,10 @@ struct RawRateLimit {
 
 /// A duration as Go's YAML reads one: text such as `1s`, or nanoseconds.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a duration such as 1s or 100ms, or a whole number of nanoseconds"
+)]
 enum RawDuration {
     /// Nanoseconds.
     Nanos(u64),
@@ -317,13 +406,8 @@ impl WebConfig {
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {
-            let de = serde_yaml::Deserializer::from_str(&text);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                let key = e.path().to_string();
-                err(
-                    if key == "." { shown.clone() } else { key },
-                    e.into_inner().to_string(),
-                )
+            parse_yaml(&text).map_err(|(key, problem)| {
+                err(if key.is_empty() { shown.clone() } else { key }, problem)
             })?
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -1426,6 +1510,83 @@ mod tests {
             let path = write(dir.path(), "web.yml", text);
             let e = WebConfig::load(&path).unwrap_err();
             assert!(e.key.starts_with(key), "{text}: {e}");
+        }
+    }
+
+    /// YAML problems name the key and the line, read as an operator's message (no Rust
+    /// type, no parser option), and never repeat a value under a key that holds a
+    /// secret.
+    #[test]
+    fn yaml_problems_name_the_key_and_hide_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "basic_auth_users:\n  alice: [s3cr3t-hash]\n",
+                "basic_auth_users.alice",
+                "not shown because the key holds a secret",
+            ),
+            (
+                "tls_server_config:\n  key: {s3cr3t-key: 1}\n",
+                "tls_server_config.key",
+                "not shown because the key holds a secret",
+            ),
+            (
+                "rate_limit:\n  burst: s3cr3t-burst\n",
+                "rate_limit.burst",
+                "expected a whole number, 0 or more (line 2, column 10)",
+            ),
+            (
+                "rate_limit:\n  interval: [s3cr3t]\n",
+                "rate_limit.interval",
+                "a duration such as 1s or 100ms",
+            ),
+            (
+                "basic_auth_users:\n  alice: s3cr3t-a\n  alice: s3cr3t-b\n",
+                "basic_auth_users",
+                "the key `alice` appears twice",
+            ),
+            (
+                "http_server_config:\n  http2: s3cr3t\n",
+                "http_server_config.http2",
+                "true or false",
+            ),
+            (
+                "http_server_config:\n  headers:\n    X-Frame-Options: ~\n",
+                "http_server_config.headers.X-Frame-Options",
+                "has no value",
+            ),
+            (
+                "tls_server_config: {}\n---\nrate_limit: {}\n",
+                "",
+                "more than one YAML document",
+            ),
+            (
+                "tls_server_config:\n  cert_fil: s3cr3t.pem\n",
+                "tls_server_config.cert_fil",
+                "unknown field `cert_fil`, expected one of",
+            ),
+        ];
+        for (text, key, says) in cases {
+            let path = write(dir.path(), "web.yml", text);
+            let e = WebConfig::load(&path).unwrap_err();
+            let shown = e.to_string();
+            if key.is_empty() {
+                assert_eq!(e.key, path.display().to_string(), "{text}: {shown}");
+            } else {
+                assert!(e.key.starts_with(key), "{text}: {shown}");
+            }
+            assert!(e.problem.contains(says), "{text}: {shown}");
+            assert!(!e.problem.contains("s3cr3t"), "{text}: {shown}");
+            for programmer_word in [
+                "Option<",
+                "RawDuration",
+                "untagged",
+                "DuplicateKeyPolicy",
+                "u32",
+                "bool",
+            ] {
+                assert!(!shown.contains(programmer_word), "{text}: {shown}");
+            }
         }
     }
 

@@ -186,6 +186,166 @@ fn version_flag_prints_the_version() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(workspace_exporter::VERSION));
 }
 
+/// A misspelled region with the default endpoints fails `--config.check`, naming the
+/// key, the value and the nearest known region; with its endpoints set it passes.
+#[test]
+fn a_misspelled_region_suggests_the_nearest_known_one() {
+    let files = [("sk.txt", "SK")];
+    let (code, text) = check(&GOOD.replace("cn-north-4", "cn-nort-4"), &files);
+    assert_eq!(code, 2, "{text}");
+    for part in [
+        "huaweicloud[0].region",
+        "\"cn-nort-4\"",
+        "did you mean \"cn-north-4\"?",
+        "workspace_endpoint",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+
+    let sag = "[[alibabacloud_sag]]\nregion = \"cn-shangai\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n[[alibabacloud_sag.instances]]\nsmartag_id = \"s\"\n";
+    let (code, text) = check(sag, &[]);
+    assert_eq!(code, 2, "{text}");
+    for part in [
+        "alibabacloud_sag[0].region",
+        "\"cn-shangai\"",
+        "did you mean \"cn-shanghai\"?",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+
+    let explicit = GOOD.replace("cn-north-4", "xx-private-1")
+        + "workspace_endpoint = \"https://workspace.example.net\"\napp_endpoint = \"https://workspace.example.net\"\niam_endpoint = \"https://iam.example.net\"\n";
+    let (code, text) = check(&explicit, &files);
+    assert_eq!(code, 0, "{text}");
+}
+
+/// The flags `--help` lists for `args` (the words starting with `--`).
+fn help_flags(args: &[&str]) -> Vec<String> {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .map(|w| w.trim_end_matches([',', '.', ')', '`']).to_string())
+        .collect()
+}
+
+/// Each subcommand's `--help` lists the flags it takes and none it would ignore.
+#[test]
+fn subcommand_help_lists_only_the_flags_that_apply() {
+    let exporter_only = [
+        "--web.enable-lifecycle",
+        "--shard",
+        "--total-shards",
+        "--shard.from-hostname",
+        "--config.check",
+    ];
+    let serving = [
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--web.config.file",
+        "--web.max-requests",
+        "--web.write-timeout",
+    ];
+    let cases: [(&[&str], Vec<&str>, Vec<&str>); 4] = [
+        (
+            &[],
+            [
+                &["--config.file", "--log.level"][..],
+                &serving,
+                &exporter_only,
+            ]
+            .concat(),
+            vec!["--demo.interval", "--output"],
+        ),
+        (
+            &["demo"],
+            [
+                &serving[..],
+                &["--demo.interval", "--demo.chaos", "--log.level"],
+            ]
+            .concat(),
+            [&exporter_only[..], &["--config.file", "--output"]].concat(),
+        ),
+        (
+            &["export-connections"],
+            vec!["--config.file", "--output", "--target", "--log.format"],
+            [&exporter_only[..], &serving].concat(),
+        ),
+        (
+            &["simulate"],
+            vec!["--listen-address", "--log.level"],
+            [&exporter_only[..], &serving, &["--config.file"]].concat(),
+        ),
+    ];
+    for (args, listed, absent) in cases {
+        let flags = help_flags(args);
+        for flag in listed {
+            assert!(
+                flags.iter().any(|f| f == flag),
+                "{args:?} lacks {flag}: {flags:?}"
+            );
+        }
+        for flag in absent {
+            assert!(
+                !flags.iter().any(|f| f == flag),
+                "{args:?} lists {flag}: {flags:?}"
+            );
+        }
+    }
+}
+
+/// A flag may stand before the subcommand's name when it applies to it (as scripts
+/// write `--config.file=F export-connections`); one that does not apply is refused with
+/// exit 2, naming it and where to look.
+#[test]
+fn a_flag_before_a_subcommand_applies_or_is_refused() {
+    let missing = "/nonexistent/ux-test/config.toml";
+    for args in [
+        vec![
+            format!("--config.file={missing}"),
+            "export-connections".into(),
+        ],
+        vec![
+            "export-connections".into(),
+            format!("--config.file={missing}"),
+        ],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .args(["--output", "-"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(missing), "{args:?}: {stderr}");
+    }
+    for (args, flag) in [
+        (vec!["--web.max-requests=0", "demo"], "--web.max-requests"),
+        (vec!["--shard=1", "demo"], "--shard"),
+        (
+            vec![
+                "--web.listen-address=:0",
+                "export-connections",
+                "--output",
+                "-",
+            ],
+            "--web.listen-address",
+        ),
+        (vec!["--config.check", "simulate"], "--config.check"),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        if flag != "--web.max-requests" {
+            assert!(stderr.contains("does not apply"), "{args:?}: {stderr}");
+            assert!(stderr.contains("--help"), "{args:?}: {stderr}");
+        }
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
 /// The exporter binary running as a child process, its log lines collected.
 struct Running {
     child: std::process::Child,

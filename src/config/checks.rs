@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{ConfigError, HumanDuration};
+use super::{ConfigError, HumanDuration, regions};
 
 /// Reads a listen address: `host:port`, `[v6]:port`, or `:port` (the node_exporter
 /// form) for every IPv4 interface.
@@ -132,11 +132,19 @@ pub(super) fn collector_list(
     }
 }
 
+/// An endpoint key: its value, or else `default`, the endpoint the target's region
+/// implies (`https://{service}.{region}.{domain}`). A default endpoint of a cloud that
+/// [`regions`] knows needs a region of its table: otherwise the error names the
+/// target's `region` key (the sibling of `key`), the value, and the nearest known
+/// region. An explicit value skips that check, for a region the tables lack.
 pub(super) fn endpoint(
     key: &str,
     value: Option<String>,
     default: String,
 ) -> Result<Url, ConfigError> {
+    if value.is_none() {
+        known_region(key, &default)?;
+    }
     let text = value.unwrap_or(default);
     let url = Url::parse(text.trim())
         .map_err(|e| ConfigError::new(key, format!("{text:?} is not a URL: {e}")))?;
@@ -165,6 +173,37 @@ pub(super) fn endpoint(
     Ok(url)
 }
 
+/// Checks the region in a default endpoint against [`regions`]; see [`endpoint`].
+fn known_region(endpoint_key: &str, default: &str) -> Result<(), ConfigError> {
+    let Some(host) = Url::parse(default)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+    else {
+        return Ok(());
+    };
+    let Some((table, region)) = regions::of_default_host(&host) else {
+        return Ok(());
+    };
+    if table.knows(region) {
+        return Ok(());
+    }
+    let region_key = match endpoint_key.rsplit_once('.') {
+        Some((target, _)) => format!("{target}.region"),
+        None => "region".to_string(),
+    };
+    let guess = match table.nearest(region) {
+        Some(near) => format!("did you mean \"{near}\"?"),
+        None => format!("the known ones are {}.", table.regions.join(", ")),
+    };
+    Err(ConfigError::new(
+        region_key,
+        format!(
+            "\"{region}\" is not a region of {}: {guess} For a region not listed, set {} explicitly",
+            table.service, table.endpoint_keys
+        ),
+    ))
+}
+
 /// A target's `concurrency`: 1–64, default [`super::DEFAULT_CONCURRENCY`].
 pub(super) fn concurrency(key: &str, value: Option<usize>) -> Result<usize, ConfigError> {
     match value {
@@ -179,7 +218,56 @@ pub(super) fn concurrency(key: &str, value: Option<usize>) -> Result<usize, Conf
 
 #[cfg(test)]
 mod tests {
-    use super::parse_listen_address;
+    use super::{endpoint, parse_listen_address};
+
+    /// A default endpoint in an unknown region is refused naming the target's region
+    /// key, the value and the nearest known region; an explicit endpoint is not checked.
+    #[test]
+    fn a_default_endpoint_needs_a_known_region() {
+        let e = endpoint(
+            "huaweicloud[2].workspace_endpoint",
+            None,
+            "https://workspace.cn-nort-4.myhuaweicloud.com".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "huaweicloud[2].region");
+        assert!(e.problem.contains("\"cn-nort-4\""), "{e}");
+        assert!(e.problem.contains("did you mean \"cn-north-4\"?"), "{e}");
+        assert!(e.problem.contains("iam_endpoint"), "{e}");
+
+        let e = endpoint(
+            "alibabacloud_sag[0].endpoint",
+            None,
+            "https://smartag.mars-1.aliyuncs.com".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alibabacloud_sag[0].region");
+        assert!(e.problem.contains("\"mars-1\""), "{e}");
+        assert!(
+            e.problem.contains("cn-shanghai, cn-shanghai-finance-1"),
+            "{e}"
+        );
+        assert!(!e.problem.contains("did you mean"), "{e}");
+
+        for (key, default) in [
+            (
+                "huaweicloud[0].iam_endpoint",
+                "https://iam.cn-north-4.myhuaweicloud.com",
+            ),
+            (
+                "alibabacloud_sag[0].endpoint",
+                "https://smartag.cn-hongkong.aliyuncs.com",
+            ),
+        ] {
+            assert!(endpoint(key, None, default.into()).is_ok(), "{default}");
+        }
+        let explicit = endpoint(
+            "huaweicloud[0].workspace_endpoint",
+            Some("https://workspace.cn-nort-4.example.net".into()),
+            "https://workspace.cn-nort-4.myhuaweicloud.com".into(),
+        );
+        assert!(explicit.is_ok(), "{explicit:?}");
+    }
 
     #[test]
     fn listen_addresses_in_every_usual_form() {

@@ -26,6 +26,7 @@ mod checks;
 mod credentials;
 mod env;
 mod huawei;
+mod regions;
 mod schema;
 mod secrets;
 mod target;
