@@ -4,12 +4,18 @@
 //! A poll result replaces its slot whole (a scrape never sees half a poll; series that
 //! vanished upstream vanish here). A failed poll leaves the slot as it was, until
 //! `max_staleness` has passed since the last success; then the series are dropped. A slot
-//! keeps its series rendered as sample lines ([`crate::encoding::render`]), not as
-//! protobuf families. After every change the store joins all slots and the self-metrics
-//! into the `/metrics` body once in every format ([`crate::encoding`]); scrapes only
-//! clone those bytes.
+//! keeps its series rendered as sample lines and compressed once
+//! ([`crate::encoding::render`]), not as protobuf families: recording a poll costs work
+//! in proportion to that poll's series, whatever the number of other slots.
+//!
+//! The `/metrics` bodies are assembled from those pieces and the self-metrics (rendered
+//! then) at most once per scrape, and only when something changed since the last
+//! assembly: listing the pieces compresses nothing, so it costs one reference per
+//! piece. A scrape never waits for a poll; it may wait for another scrape's
+//! assembly, which it then shares.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,8 +51,9 @@ pub enum PollOutcome {
 /// The state of one target × collector.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Series of the last successful poll, rendered once when recorded.
-    families: Vec<RenderedFamily>,
+    /// Series of the last successful poll, rendered once when recorded; shared with
+    /// the body assembly, which reads them after releasing the lock.
+    families: Arc<Vec<RenderedFamily>>,
     /// Whether any poll (successful or not) has finished; drives readiness.
     polled: bool,
     /// Highest poll-request epoch covered by a finished poll (see [`Store::wait_for_epoch`]).
@@ -57,16 +64,29 @@ struct Slot {
     max_staleness: Duration,
 }
 
-/// Snapshots of every slot plus the encoded `/metrics` body.
+/// Snapshots of every slot plus the last assembled `/metrics` bodies.
 pub struct Store {
     /// One slot per target × collector.
     slots: Mutex<BTreeMap<SlotKey, Slot>>,
-    /// The encoded bodies (every format and compression), replaced after each poll.
-    bodies: RwLock<Arc<Bodies>>,
+    /// Bumped (with the slots locked) after every change a body shows: a slot's series
+    /// or a self-metric.
+    version: AtomicU64,
+    /// The bodies of the last assembly, and the version they show.
+    assembled: RwLock<Assembled>,
+    /// Held while assembling, so that scrapes arriving together assemble once.
+    assembling: Mutex<()>,
     /// The exporter's own metrics, merged into every body.
     self_metrics: Arc<SelfMetrics>,
     /// Bumped after every recorded poll, so waiters can re-check conditions.
     changes: watch::Sender<u64>,
+}
+
+/// One assembly of the bodies.
+struct Assembled {
+    /// The [`Store::version`] they show: every change up to it.
+    version: u64,
+    /// The bodies (every format and compression).
+    bodies: Arc<Bodies>,
 }
 
 impl std::fmt::Debug for Store {
@@ -78,14 +98,18 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// An empty store; its body holds only the self-metrics.
     pub fn new(self_metrics: Arc<SelfMetrics>) -> Self {
-        let store = Store {
+        Store {
             slots: Mutex::new(BTreeMap::new()),
-            bodies: RwLock::new(Arc::new(Bodies::default())),
+            // Ahead of the empty assembly below, so the first scrape assembles.
+            version: AtomicU64::new(1),
+            assembled: RwLock::new(Assembled {
+                version: 0,
+                bodies: Arc::new(Bodies::default()),
+            }),
+            assembling: Mutex::new(()),
             self_metrics,
             changes: watch::channel(0).0,
-        };
-        store.encode(&store.slots.lock().expect("store lock"));
-        store
+        }
     }
 
     /// The self-metrics this store reports.
@@ -100,11 +124,12 @@ impl Store {
             .register_collector(&key.target, key.collector);
         let mut slots = self.slots.lock().expect("store lock");
         slots.entry(key).or_default().max_staleness = max_staleness;
-        self.encode(&slots);
+        self.changed(&slots);
     }
 
-    /// Records a finished poll and re-encodes the body. The slot's series are replaced
-    /// by those of a successful or partial poll and kept after a failed one.
+    /// Records a finished poll. The slot's series are replaced by those of a
+    /// successful or partial poll and kept after a failed one. The cost is rendering
+    /// and compressing this poll's series; the bodies are assembled at the next scrape.
     pub fn record(
         &self,
         key: &SlotKey,
@@ -113,7 +138,8 @@ impl Store {
         duration: Duration,
         finished_at: SystemTime,
     ) {
-        // Rendered before taking the lock; the protobuf families are dropped here.
+        // Rendered and compressed before taking the lock; the protobuf families are
+        // dropped here.
         let (success, series) = match outcome {
             PollOutcome::Success(s) => (true, Some(render(&s))),
             PollOutcome::Partial(s) => (false, Some(render(&s))),
@@ -137,7 +163,7 @@ impl Store {
                 slot.last_success = Some(finished_at);
             }
             match series {
-                Some(series) => slot.families = series,
+                Some(series) => slot.families = Arc::new(series),
                 None => {
                     let stale = slot.last_success.is_some_and(|t| {
                         finished_at.duration_since(t).unwrap_or_default() >= slot.max_staleness
@@ -149,13 +175,13 @@ impl Store {
                             max_staleness_seconds = slot.max_staleness.as_secs_f64(),
                             "no successful poll within max_staleness; dropping the collector's series"
                         );
-                        slot.families.clear();
+                        slot.families = Arc::default();
                     }
                 }
             }
             slot.polled = true;
             slot.completed_epoch = slot.completed_epoch.max(epoch);
-            self.encode(&slots);
+            self.changed(&slots);
         }
         self.changes.send_modify(|n| *n += 1);
     }
@@ -179,13 +205,13 @@ impl Store {
                 self.self_metrics.forget_target(&target);
             }
         }
-        self.encode(&slots);
+        self.changed(&slots);
     }
 
-    /// Re-encodes the body after a self-metric changed outside a poll.
+    /// Marks the bodies out of date after a self-metric changed outside a poll.
     pub fn refresh(&self) {
         let slots = self.slots.lock().expect("store lock");
-        self.encode(&slots);
+        self.changed(&slots);
     }
 
     /// The current `/metrics` body (text format 0.0.4).
@@ -193,9 +219,46 @@ impl Store {
         self.bodies().text.to_bytes()
     }
 
-    /// Every prepared variant of the current body.
+    /// Every variant of the current body: the last assembly if nothing changed since,
+    /// else a new one (shared with the scrapes that arrive meanwhile).
     pub fn bodies(&self) -> Arc<Bodies> {
-        self.bodies.read().expect("body lock").clone()
+        let wanted = self.version.load(Ordering::SeqCst);
+        if let Some(bodies) = self.assembled_since(wanted) {
+            return bodies;
+        }
+        let _one_at_a_time = self.assembling.lock().expect("assembly lock");
+        // Another scrape may have assembled while this one waited: an assembly that
+        // started after this scrape arrived shows everything this scrape must show.
+        if let Some(bodies) = self.assembled_since(wanted) {
+            return bodies;
+        }
+        let (version, slot_families) = {
+            let slots = self.slots.lock().expect("store lock");
+            let families: Vec<Arc<Vec<RenderedFamily>>> =
+                slots.values().map(|slot| slot.families.clone()).collect();
+            (self.version.load(Ordering::SeqCst), families)
+        };
+        // Gathered after reading the version: shows at least the self-metrics of every
+        // change up to it.
+        let own = render(&self.self_metrics.gather());
+        let bodies = Arc::new(assemble(&slot_families, &own));
+        *self.assembled.write().expect("body lock") = Assembled {
+            version,
+            bodies: bodies.clone(),
+        };
+        bodies
+    }
+
+    /// The last assembly, if it shows every change up to `version`.
+    fn assembled_since(&self, version: u64) -> Option<Arc<Bodies>> {
+        let assembled = self.assembled.read().expect("body lock");
+        (assembled.version >= version).then(|| assembled.bodies.clone())
+    }
+
+    /// Records that the body changed; called with the slots locked (the guard proves
+    /// it), so a version read under the lock describes the slots exactly.
+    fn changed(&self, _slots: &BTreeMap<SlotKey, Slot>) {
+        self.version.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Slots whose first poll has not finished yet.
@@ -237,23 +300,18 @@ impl Store {
             }
         }
     }
+}
 
-    fn encode(&self, slots: &BTreeMap<SlotKey, Slot>) {
-        // Families of the same name from different targets become one family, so each
-        // name has one HELP and one TYPE line: sorting by name (stable, so slot order
-        // is kept within a name) puts them next to each other.
-        let mut families: Vec<&RenderedFamily> = slots
-            .values()
-            .flat_map(|slot| slot.families.iter())
-            .collect();
-        families.sort_by(|a, b| a.name.cmp(&b.name));
-        let own = render(&self.self_metrics.gather());
-        families.extend(own.iter());
-        match Bodies::encode(&families) {
-            Ok(bodies) => *self.bodies.write().expect("body lock") = Arc::new(bodies),
-            Err(e) => tracing::error!(error = %e, "serving the previous /metrics body"),
-        }
-    }
+/// The bodies of these slots' families (in slot order) and the self-metrics: families
+/// of the same name from different slots become one family, so each name has one HELP
+/// and one TYPE line; sorting by name (stable, so slot order is kept within a name)
+/// puts them next to each other. Costs one reference per piece and a sort.
+fn assemble(slots: &[Arc<Vec<RenderedFamily>>], own: &[RenderedFamily]) -> Bodies {
+    let mut families: Vec<&RenderedFamily> =
+        slots.iter().flat_map(|families| families.iter()).collect();
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families.extend(own.iter());
+    Bodies::encode(&families)
 }
 
 #[cfg(test)]
