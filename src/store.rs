@@ -404,4 +404,270 @@ mod tests {
         assert!(b.contains("workspace_exporter_collector_up{collector=\"c\",target=\"t\"} 0"));
         assert!(!b.contains("last_success_timestamp_seconds{"));
     }
+
+    #[test]
+    fn recording_marks_the_bodies_out_of_date_without_assembling_them() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        store.register(key.clone(), Duration::from_secs(180));
+        let first = store.bodies();
+        assert!(Arc::ptr_eq(&first, &store.bodies()), "nothing changed");
+        let assembled = store.assembled.read().unwrap().version;
+        for value in [1.0, 2.0, 3.0] {
+            store.record(
+                &key,
+                PollOutcome::Success(series(value)),
+                0,
+                Duration::ZERO,
+                UNIX_EPOCH,
+            );
+        }
+        assert_eq!(
+            store.assembled.read().unwrap().version,
+            assembled,
+            "a poll assembled the bodies"
+        );
+        let b = body(&store);
+        assert!(b.contains("test_gauge{region=\"r\"} 3"), "{b}");
+        assert!(!Arc::ptr_eq(&first, &store.bodies()));
+    }
+
+    /// Property test: the model of what the store must hold, and the operations on it.
+    mod model {
+        use super::*;
+        use prometheus::{IntCounterVec, Opts, Registry};
+        use proptest::prelude::*;
+
+        const TARGETS: [&str; 3] = ["a", "b", "c"];
+        const COLLECTORS: [&str; 2] = ["desktops", "sessions"];
+        const STALENESS: Duration = Duration::from_secs(180);
+
+        /// One series: family (0: gauge with two labels, 1: counter, 2: gauge without
+        /// variable labels), a label value, and the value.
+        type Series = (usize, u8, u32);
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// A poll of TARGETS[.0] × COLLECTORS[.1] that ends `.2`, `.3` seconds after
+            /// the previous operation.
+            Record(usize, usize, Outcome, u64),
+            /// A scrape: the bodies are assembled (or reused) and checked.
+            Scrape,
+        }
+
+        #[derive(Debug, Clone)]
+        enum Outcome {
+            Success(Vec<Series>),
+            Partial(Vec<Series>),
+            Failed,
+        }
+
+        fn outcome() -> impl Strategy<Value = Outcome> {
+            let series = || proptest::collection::vec((0..3usize, 0..4u8, 0..1000u32), 0..6);
+            prop_oneof![
+                series().prop_map(Outcome::Success),
+                series().prop_map(Outcome::Partial),
+                Just(Outcome::Failed),
+            ]
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..TARGETS.len(), 0..COLLECTORS.len(), outcome(), 0..150u64)
+                    .prop_map(|(t, c, o, s)| Op::Record(t, c, o, s)),
+                1 => Just(Op::Scrape),
+            ]
+        }
+
+        /// The families a collector of `target` would report for `series`; the
+        /// families share names across targets and collectors.
+        fn families(target: &str, series: &[Series]) -> Vec<MetricFamily> {
+            let registry = Registry::new_custom(
+                None,
+                Some([("target".to_string(), target.to_string())].into()),
+            )
+            .unwrap();
+            let desktops = prometheus::GaugeVec::new(
+                Opts::new("x_desktops", "Desktops by group and state."),
+                &["group", "state"],
+            )
+            .unwrap();
+            let logins = IntCounterVec::new(
+                Opts::new("x_logins_total", "Logins \"so far\"."),
+                &["group"],
+            )
+            .unwrap();
+            let users = prometheus::Gauge::new("x_users", "Users.").unwrap();
+            for (family, label, value) in series {
+                let group = format!("g{label}");
+                match family {
+                    0 => desktops
+                        .with_label_values(&[group.as_str(), "ready"])
+                        .set(f64::from(*value) / 4.0),
+                    1 => logins
+                        .with_label_values(&[group.as_str()])
+                        .inc_by(u64::from(*value)),
+                    _ => users.set(f64::from(*value)),
+                }
+            }
+            for family in series.iter().map(|s| s.0) {
+                // Registered once each, and only when used.
+                let _ = match family {
+                    0 => registry.register(Box::new(desktops.clone())),
+                    1 => registry.register(Box::new(logins.clone())),
+                    _ => registry.register(Box::new(users.clone())),
+                };
+            }
+            registry.gather()
+        }
+
+        /// What a slot must hold after the operations so far.
+        #[derive(Default)]
+        struct ModelSlot {
+            families: Vec<MetricFamily>,
+            last_success: Option<SystemTime>,
+        }
+
+        /// The state encoded from scratch: every slot's families merged by name (in slot
+        /// order), sorted by name, then the self-metrics; process_* (which change on
+        /// every read) left out.
+        fn from_scratch(
+            model: &BTreeMap<SlotKey, ModelSlot>,
+            own: &SelfMetrics,
+        ) -> Vec<MetricFamily> {
+            let mut merged: Vec<MetricFamily> = Vec::new();
+            for family in model.values().flat_map(|slot| slot.families.iter()) {
+                match merged.iter_mut().find(|m| m.name() == family.name()) {
+                    Some(m) => m.mut_metric().extend(family.get_metric().iter().cloned()),
+                    None => merged.push(family.clone()),
+                }
+            }
+            merged.retain(|f| !f.get_metric().is_empty());
+            merged.sort_by(|a, b| a.name().cmp(b.name()));
+            merged.extend(
+                own.gather()
+                    .into_iter()
+                    .filter(|f| !f.name().starts_with("process_")),
+            );
+            merged
+        }
+
+        /// The body without the blocks of process_* families.
+        fn without_process(body: &[u8]) -> String {
+            let text = std::str::from_utf8(body).unwrap();
+            let mut out = String::new();
+            let mut keep = true;
+            let mut current = "";
+            for line in text.split_inclusive('\n') {
+                let name = match line.strip_prefix("# ") {
+                    Some(comment) => comment.split(' ').nth(1).unwrap_or(""),
+                    None => current,
+                };
+                if name != current {
+                    current = name;
+                    keep = !name.starts_with("process_");
+                }
+                if keep {
+                    out.push_str(line);
+                }
+            }
+            out
+        }
+
+        fn gunzip(body: &crate::encoding::Chunks) -> Vec<u8> {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&body.to_bytes()[..]),
+                &mut out,
+            )
+            .unwrap();
+            out
+        }
+
+        fn check(store: &Store, model: &BTreeMap<SlotKey, ModelSlot>) -> Result<(), TestCaseError> {
+            let bodies = store.bodies();
+            let expected = from_scratch(model, store.self_metrics());
+            let fresh = Bodies::from_families(&expected);
+            let mut by_prometheus = Vec::new();
+            prometheus::Encoder::encode(
+                &prometheus::TextEncoder::new(),
+                &expected,
+                &mut by_prometheus,
+            )
+            .unwrap();
+            let text = without_process(&bodies.text.to_bytes());
+            prop_assert_eq!(&text, std::str::from_utf8(&by_prometheus).unwrap());
+            let fresh_text = fresh.text.to_bytes();
+            prop_assert_eq!(&text, std::str::from_utf8(&fresh_text).unwrap());
+            prop_assert_eq!(without_process(&gunzip(&bodies.text_gzip)), text);
+            let openmetrics = without_process(&bodies.openmetrics.to_bytes());
+            let fresh_openmetrics = fresh.openmetrics.to_bytes();
+            prop_assert_eq!(
+                &openmetrics,
+                std::str::from_utf8(&fresh_openmetrics).unwrap()
+            );
+            prop_assert_eq!(
+                without_process(&gunzip(&bodies.openmetrics_gzip)),
+                openmetrics
+            );
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// After any sequence of polls (successful, partial, failed, failed past
+            /// max_staleness) of several targets and collectors sharing family names,
+            /// the assembled bodies, every format and gzip decompressed, equal an
+            /// encoding of the same state from scratch (and the text one what the
+            /// prometheus crate's encoder writes).
+            #[test]
+            fn assembled_bodies_equal_an_encoding_from_scratch(
+                ops in proptest::collection::vec(op(), 1..40)
+            ) {
+                let store = Store::new(Arc::new(SelfMetrics::new()));
+                let mut model: BTreeMap<SlotKey, ModelSlot> = BTreeMap::new();
+                for target in TARGETS {
+                    for collector in COLLECTORS {
+                        let key = SlotKey { target: target.into(), collector };
+                        store.register(key.clone(), STALENESS);
+                        model.insert(key, ModelSlot::default());
+                    }
+                }
+                let mut now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+                for op in ops {
+                    match op {
+                        Op::Scrape => check(&store, &model)?,
+                        Op::Record(t, c, outcome, seconds) => {
+                            now += Duration::from_secs(seconds);
+                            let key = SlotKey { target: TARGETS[t].into(), collector: COLLECTORS[c] };
+                            let slot = model.get_mut(&key).unwrap();
+                            let outcome = match outcome {
+                                Outcome::Success(series) => {
+                                    slot.families = families(TARGETS[t], &series);
+                                    slot.last_success = Some(now);
+                                    PollOutcome::Success(slot.families.clone())
+                                }
+                                Outcome::Partial(series) => {
+                                    slot.families = families(TARGETS[t], &series);
+                                    PollOutcome::Partial(slot.families.clone())
+                                }
+                                Outcome::Failed => {
+                                    if slot.last_success.is_some_and(|s| now.duration_since(s).unwrap() >= STALENESS) {
+                                        slot.families.clear();
+                                    }
+                                    PollOutcome::Failed
+                                }
+                            };
+                            store.record(&key, outcome, 0, Duration::from_millis(seconds), now);
+                        }
+                    }
+                }
+                check(&store, &model)?;
+            }
+        }
+    }
 }
