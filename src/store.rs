@@ -85,8 +85,10 @@ pub struct Store {
 struct Assembled {
     /// The [`Store::version`] they show: every change up to it.
     version: u64,
-    /// The bodies (every format and compression).
-    bodies: Arc<Bodies>,
+    /// The bodies (every format and compression); let go at the first change after
+    /// the assembly, so they do not keep replaced series in memory until the next
+    /// scrape (only a scrape still sending them does).
+    bodies: Option<Arc<Bodies>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,7 +106,7 @@ impl Store {
             version: AtomicU64::new(1),
             assembled: RwLock::new(Assembled {
                 version: 0,
-                bodies: Arc::new(Bodies::default()),
+                bodies: None,
             }),
             assembling: Mutex::new(()),
             self_metrics,
@@ -124,7 +126,9 @@ impl Store {
             .register_collector(&key.target, key.collector);
         let mut slots = self.slots.lock().expect("store lock");
         slots.entry(key).or_default().max_staleness = max_staleness;
-        self.changed(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
     /// Records a finished poll. The slot's series are replaced by those of a
@@ -156,7 +160,7 @@ impl Store {
             duration.as_secs_f64(),
             now,
         );
-        {
+        let stale = {
             let mut slots = self.slots.lock().expect("store lock");
             let slot = slots.entry(key.clone()).or_default();
             if success {
@@ -181,8 +185,11 @@ impl Store {
             }
             slot.polled = true;
             slot.completed_epoch = slot.completed_epoch.max(epoch);
-            self.changed(&slots);
-        }
+            self.changed(&slots)
+        };
+        // The replaced assembly (and with it any series only it still held) is freed
+        // outside the lock.
+        drop(stale);
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -205,13 +212,17 @@ impl Store {
                 self.self_metrics.forget_target(&target);
             }
         }
-        self.changed(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
     /// Marks the bodies out of date after a self-metric changed outside a poll.
     pub fn refresh(&self) {
         let slots = self.slots.lock().expect("store lock");
-        self.changed(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
     /// The current `/metrics` body (text format 0.0.4).
@@ -242,23 +253,39 @@ impl Store {
         // change up to it.
         let own = render(&self.self_metrics.gather());
         let bodies = Arc::new(assemble(&slot_families, &own));
-        *self.assembled.write().expect("body lock") = Assembled {
-            version,
-            bodies: bodies.clone(),
-        };
+        let replaced = std::mem::replace(
+            &mut *self.assembled.write().expect("body lock"),
+            Assembled {
+                version,
+                bodies: Some(bodies.clone()),
+            },
+        );
+        drop(replaced);
         bodies
     }
 
     /// The last assembly, if it shows every change up to `version`.
     fn assembled_since(&self, version: u64) -> Option<Arc<Bodies>> {
         let assembled = self.assembled.read().expect("body lock");
-        (assembled.version >= version).then(|| assembled.bodies.clone())
+        if assembled.version >= version {
+            assembled.bodies.clone()
+        } else {
+            None
+        }
     }
 
     /// Records that the body changed; called with the slots locked (the guard proves
-    /// it), so a version read under the lock describes the slots exactly.
-    fn changed(&self, _slots: &BTreeMap<SlotKey, Slot>) {
-        self.version.fetch_add(1, Ordering::SeqCst);
+    /// it), so a version read under the lock describes the slots exactly. Returns the
+    /// assembly this change made stale, for the caller to drop after unlocking.
+    #[must_use = "drop the stale assembly after releasing the slots lock"]
+    fn changed(&self, _slots: &BTreeMap<SlotKey, Slot>) -> Option<Arc<Bodies>> {
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut assembled = self.assembled.write().expect("body lock");
+        if assembled.version < version {
+            assembled.bodies.take()
+        } else {
+            None
+        }
     }
 
     /// Slots whose first poll has not finished yet.
@@ -433,6 +460,40 @@ mod tests {
         let b = body(&store);
         assert!(b.contains("test_gauge{region=\"r\"} 3"), "{b}");
         assert!(!Arc::ptr_eq(&first, &store.bodies()));
+    }
+
+    #[test]
+    fn a_change_lets_go_of_the_assembly_it_made_stale() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        store.register(key.clone(), Duration::from_secs(180));
+        store.record(
+            &key,
+            PollOutcome::Success(series(1.0)),
+            0,
+            Duration::ZERO,
+            UNIX_EPOCH,
+        );
+        let old_samples = {
+            let bodies = store.bodies();
+            bodies.text.pieces()[1].clone()
+        };
+        assert_eq!(&old_samples[..], b"test_gauge{region=\"r\"} 1\n");
+        store.record(
+            &key,
+            PollOutcome::Success(series(2.0)),
+            0,
+            Duration::ZERO,
+            UNIX_EPOCH,
+        );
+        // Only this test's copy still refers to the replaced series' bytes.
+        assert!(
+            old_samples.is_unique(),
+            "the stale assembly kept replaced series"
+        );
     }
 
     /// Property test: the model of what the store must hold, and the operations on it.
