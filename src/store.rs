@@ -4,12 +4,18 @@
 //! A poll result replaces its slot whole (a scrape never sees half a poll; series that
 //! vanished upstream vanish here). A failed poll leaves the slot as it was, until
 //! `max_staleness` has passed since the last success; then the series are dropped. A slot
-//! keeps its series rendered as sample lines ([`crate::encoding::render`]), not as
-//! protobuf families. After every change the store joins all slots and the self-metrics
-//! into the `/metrics` body once in every format ([`crate::encoding`]); scrapes only
-//! clone those bytes.
+//! keeps its series rendered as sample lines and compressed once
+//! ([`crate::encoding::render`]), not as protobuf families: recording a poll costs work
+//! in proportion to that poll's series, whatever the number of other slots.
+//!
+//! The `/metrics` bodies are assembled from those pieces and the self-metrics (rendered
+//! then) at most once per scrape, and only when something changed since the last
+//! assembly: listing the pieces compresses nothing, so it costs one reference per
+//! piece. A scrape never waits for a poll; it may wait for another scrape's
+//! assembly, which it then shares.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,8 +51,9 @@ pub enum PollOutcome {
 /// The state of one target × collector.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Series of the last successful poll, rendered once when recorded.
-    families: Vec<RenderedFamily>,
+    /// Series of the last successful poll, rendered once when recorded; shared with
+    /// the body assembly, which reads them after releasing the lock.
+    families: Arc<Vec<RenderedFamily>>,
     /// Whether any poll (successful or not) has finished; drives readiness.
     polled: bool,
     /// Highest poll-request epoch covered by a finished poll (see [`Store::wait_for_epoch`]).
@@ -57,16 +64,31 @@ struct Slot {
     max_staleness: Duration,
 }
 
-/// Snapshots of every slot plus the encoded `/metrics` body.
+/// Snapshots of every slot plus the last assembled `/metrics` bodies.
 pub struct Store {
     /// One slot per target × collector.
     slots: Mutex<BTreeMap<SlotKey, Slot>>,
-    /// The encoded bodies (every format and compression), replaced after each poll.
-    bodies: RwLock<Arc<Bodies>>,
+    /// Bumped (with the slots locked) after every change a body shows: a slot's series
+    /// or a self-metric.
+    version: AtomicU64,
+    /// The bodies of the last assembly, and the version they show.
+    assembled: RwLock<Assembled>,
+    /// Held while assembling, so that scrapes arriving together assemble once.
+    assembling: Mutex<()>,
     /// The exporter's own metrics, merged into every body.
     self_metrics: Arc<SelfMetrics>,
     /// Bumped after every recorded poll, so waiters can re-check conditions.
     changes: watch::Sender<u64>,
+}
+
+/// One assembly of the bodies.
+struct Assembled {
+    /// The [`Store::version`] they show: every change up to it.
+    version: u64,
+    /// The bodies (every format and compression); let go at the first change after
+    /// the assembly, so they do not keep replaced series in memory until the next
+    /// scrape (only a scrape still sending them does).
+    bodies: Option<Arc<Bodies>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -78,14 +100,18 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// An empty store; its body holds only the self-metrics.
     pub fn new(self_metrics: Arc<SelfMetrics>) -> Self {
-        let store = Store {
+        Store {
             slots: Mutex::new(BTreeMap::new()),
-            bodies: RwLock::new(Arc::new(Bodies::default())),
+            // Ahead of the empty assembly below, so the first scrape assembles.
+            version: AtomicU64::new(1),
+            assembled: RwLock::new(Assembled {
+                version: 0,
+                bodies: None,
+            }),
+            assembling: Mutex::new(()),
             self_metrics,
             changes: watch::channel(0).0,
-        };
-        store.encode(&store.slots.lock().expect("store lock"));
-        store
+        }
     }
 
     /// The self-metrics this store reports.
@@ -100,11 +126,14 @@ impl Store {
             .register_collector(&key.target, key.collector);
         let mut slots = self.slots.lock().expect("store lock");
         slots.entry(key).or_default().max_staleness = max_staleness;
-        self.encode(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
-    /// Records a finished poll and re-encodes the body. The slot's series are replaced
-    /// by those of a successful or partial poll and kept after a failed one.
+    /// Records a finished poll. The slot's series are replaced by those of a
+    /// successful or partial poll and kept after a failed one. The cost is rendering
+    /// and compressing this poll's series; the bodies are assembled at the next scrape.
     pub fn record(
         &self,
         key: &SlotKey,
@@ -113,7 +142,8 @@ impl Store {
         duration: Duration,
         finished_at: SystemTime,
     ) {
-        // Rendered before taking the lock; the protobuf families are dropped here.
+        // Rendered and compressed before taking the lock; the protobuf families are
+        // dropped here.
         let (success, series) = match outcome {
             PollOutcome::Success(s) => (true, Some(render(&s))),
             PollOutcome::Partial(s) => (false, Some(render(&s))),
@@ -130,14 +160,14 @@ impl Store {
             duration.as_secs_f64(),
             now,
         );
-        {
+        let stale = {
             let mut slots = self.slots.lock().expect("store lock");
             let slot = slots.entry(key.clone()).or_default();
             if success {
                 slot.last_success = Some(finished_at);
             }
             match series {
-                Some(series) => slot.families = series,
+                Some(series) => slot.families = Arc::new(series),
                 None => {
                     let stale = slot.last_success.is_some_and(|t| {
                         finished_at.duration_since(t).unwrap_or_default() >= slot.max_staleness
@@ -149,14 +179,17 @@ impl Store {
                             max_staleness_seconds = slot.max_staleness.as_secs_f64(),
                             "no successful poll within max_staleness; dropping the collector's series"
                         );
-                        slot.families.clear();
+                        slot.families = Arc::default();
                     }
                 }
             }
             slot.polled = true;
             slot.completed_epoch = slot.completed_epoch.max(epoch);
-            self.encode(&slots);
-        }
+            self.changed(&slots)
+        };
+        // The replaced assembly (and with it any series only it still held) is freed
+        // outside the lock.
+        drop(stale);
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -179,13 +212,17 @@ impl Store {
                 self.self_metrics.forget_target(&target);
             }
         }
-        self.encode(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
-    /// Re-encodes the body after a self-metric changed outside a poll.
+    /// Marks the bodies out of date after a self-metric changed outside a poll.
     pub fn refresh(&self) {
         let slots = self.slots.lock().expect("store lock");
-        self.encode(&slots);
+        let stale = self.changed(&slots);
+        drop(slots);
+        drop(stale);
     }
 
     /// The current `/metrics` body (text format 0.0.4).
@@ -193,9 +230,62 @@ impl Store {
         self.bodies().text.to_bytes()
     }
 
-    /// Every prepared variant of the current body.
+    /// Every variant of the current body: the last assembly if nothing changed since,
+    /// else a new one (shared with the scrapes that arrive meanwhile).
     pub fn bodies(&self) -> Arc<Bodies> {
-        self.bodies.read().expect("body lock").clone()
+        let wanted = self.version.load(Ordering::SeqCst);
+        if let Some(bodies) = self.assembled_since(wanted) {
+            return bodies;
+        }
+        let _one_at_a_time = self.assembling.lock().expect("assembly lock");
+        // Another scrape may have assembled while this one waited: an assembly that
+        // started after this scrape arrived shows everything this scrape must show.
+        if let Some(bodies) = self.assembled_since(wanted) {
+            return bodies;
+        }
+        let (version, slot_families) = {
+            let slots = self.slots.lock().expect("store lock");
+            let families: Vec<Arc<Vec<RenderedFamily>>> =
+                slots.values().map(|slot| slot.families.clone()).collect();
+            (self.version.load(Ordering::SeqCst), families)
+        };
+        // Gathered after reading the version: shows at least the self-metrics of every
+        // change up to it.
+        let own = render(&self.self_metrics.gather());
+        let bodies = Arc::new(assemble(&slot_families, &own));
+        let replaced = std::mem::replace(
+            &mut *self.assembled.write().expect("body lock"),
+            Assembled {
+                version,
+                bodies: Some(bodies.clone()),
+            },
+        );
+        drop(replaced);
+        bodies
+    }
+
+    /// The last assembly, if it shows every change up to `version`.
+    fn assembled_since(&self, version: u64) -> Option<Arc<Bodies>> {
+        let assembled = self.assembled.read().expect("body lock");
+        if assembled.version >= version {
+            assembled.bodies.clone()
+        } else {
+            None
+        }
+    }
+
+    /// Records that the body changed; called with the slots locked (the guard proves
+    /// it), so a version read under the lock describes the slots exactly. Returns the
+    /// assembly this change made stale, for the caller to drop after unlocking.
+    #[must_use = "drop the stale assembly after releasing the slots lock"]
+    fn changed(&self, _slots: &BTreeMap<SlotKey, Slot>) -> Option<Arc<Bodies>> {
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut assembled = self.assembled.write().expect("body lock");
+        if assembled.version < version {
+            assembled.bodies.take()
+        } else {
+            None
+        }
     }
 
     /// Slots whose first poll has not finished yet.
@@ -237,23 +327,18 @@ impl Store {
             }
         }
     }
+}
 
-    fn encode(&self, slots: &BTreeMap<SlotKey, Slot>) {
-        // Families of the same name from different targets become one family, so each
-        // name has one HELP and one TYPE line: sorting by name (stable, so slot order
-        // is kept within a name) puts them next to each other.
-        let mut families: Vec<&RenderedFamily> = slots
-            .values()
-            .flat_map(|slot| slot.families.iter())
-            .collect();
-        families.sort_by(|a, b| a.name.cmp(&b.name));
-        let own = render(&self.self_metrics.gather());
-        families.extend(own.iter());
-        match Bodies::encode(&families) {
-            Ok(bodies) => *self.bodies.write().expect("body lock") = Arc::new(bodies),
-            Err(e) => tracing::error!(error = %e, "serving the previous /metrics body"),
-        }
-    }
+/// The bodies of these slots' families (in slot order) and the self-metrics: families
+/// of the same name from different slots become one family, so each name has one HELP
+/// and one TYPE line; sorting by name (stable, so slot order is kept within a name)
+/// puts them next to each other. Costs one reference per piece and a sort.
+fn assemble(slots: &[Arc<Vec<RenderedFamily>>], own: &[RenderedFamily]) -> Bodies {
+    let mut families: Vec<&RenderedFamily> =
+        slots.iter().flat_map(|families| families.iter()).collect();
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families.extend(own.iter());
+    Bodies::encode(&families)
 }
 
 #[cfg(test)]
@@ -345,5 +430,305 @@ mod tests {
         assert!(b.contains("test_gauge{region=\"r\"} 2"));
         assert!(b.contains("workspace_exporter_collector_up{collector=\"c\",target=\"t\"} 0"));
         assert!(!b.contains("last_success_timestamp_seconds{"));
+    }
+
+    #[test]
+    fn recording_marks_the_bodies_out_of_date_without_assembling_them() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        store.register(key.clone(), Duration::from_secs(180));
+        let first = store.bodies();
+        assert!(Arc::ptr_eq(&first, &store.bodies()), "nothing changed");
+        let assembled = store.assembled.read().unwrap().version;
+        for value in [1.0, 2.0, 3.0] {
+            store.record(
+                &key,
+                PollOutcome::Success(series(value)),
+                0,
+                Duration::ZERO,
+                UNIX_EPOCH,
+            );
+        }
+        assert_eq!(
+            store.assembled.read().unwrap().version,
+            assembled,
+            "a poll assembled the bodies"
+        );
+        let b = body(&store);
+        assert!(b.contains("test_gauge{region=\"r\"} 3"), "{b}");
+        assert!(!Arc::ptr_eq(&first, &store.bodies()));
+    }
+
+    #[test]
+    fn a_change_lets_go_of_the_assembly_it_made_stale() {
+        let store = Store::new(Arc::new(SelfMetrics::new()));
+        let key = SlotKey {
+            target: "t".into(),
+            collector: "c",
+        };
+        store.register(key.clone(), Duration::from_secs(180));
+        store.record(
+            &key,
+            PollOutcome::Success(series(1.0)),
+            0,
+            Duration::ZERO,
+            UNIX_EPOCH,
+        );
+        let old_samples = {
+            let bodies = store.bodies();
+            bodies.text.pieces()[1].clone()
+        };
+        assert_eq!(&old_samples[..], b"test_gauge{region=\"r\"} 1\n");
+        store.record(
+            &key,
+            PollOutcome::Success(series(2.0)),
+            0,
+            Duration::ZERO,
+            UNIX_EPOCH,
+        );
+        // Only this test's copy still refers to the replaced series' bytes.
+        assert!(
+            old_samples.is_unique(),
+            "the stale assembly kept replaced series"
+        );
+    }
+
+    /// Property test: the model of what the store must hold, and the operations on it.
+    mod model {
+        use super::*;
+        use prometheus::{IntCounterVec, Opts, Registry};
+        use proptest::prelude::*;
+
+        const TARGETS: [&str; 3] = ["a", "b", "c"];
+        const COLLECTORS: [&str; 2] = ["desktops", "sessions"];
+        const STALENESS: Duration = Duration::from_secs(180);
+
+        /// One series: family (0: gauge with two labels, 1: counter, 2: gauge without
+        /// variable labels), a label value, and the value.
+        type Series = (usize, u8, u32);
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// A poll of TARGETS[.0] × COLLECTORS[.1] that ends `.2`, `.3` seconds after
+            /// the previous operation.
+            Record(usize, usize, Outcome, u64),
+            /// A scrape: the bodies are assembled (or reused) and checked.
+            Scrape,
+        }
+
+        #[derive(Debug, Clone)]
+        enum Outcome {
+            Success(Vec<Series>),
+            Partial(Vec<Series>),
+            Failed,
+        }
+
+        fn outcome() -> impl Strategy<Value = Outcome> {
+            let series = || proptest::collection::vec((0..3usize, 0..4u8, 0..1000u32), 0..6);
+            prop_oneof![
+                series().prop_map(Outcome::Success),
+                series().prop_map(Outcome::Partial),
+                Just(Outcome::Failed),
+            ]
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..TARGETS.len(), 0..COLLECTORS.len(), outcome(), 0..150u64)
+                    .prop_map(|(t, c, o, s)| Op::Record(t, c, o, s)),
+                1 => Just(Op::Scrape),
+            ]
+        }
+
+        /// The families a collector of `target` would report for `series`; the
+        /// families share names across targets and collectors.
+        fn families(target: &str, series: &[Series]) -> Vec<MetricFamily> {
+            let registry = Registry::new_custom(
+                None,
+                Some([("target".to_string(), target.to_string())].into()),
+            )
+            .unwrap();
+            let desktops = prometheus::GaugeVec::new(
+                Opts::new("x_desktops", "Desktops by group and state."),
+                &["group", "state"],
+            )
+            .unwrap();
+            let logins = IntCounterVec::new(
+                Opts::new("x_logins_total", "Logins \"so far\"."),
+                &["group"],
+            )
+            .unwrap();
+            let users = prometheus::Gauge::new("x_users", "Users.").unwrap();
+            for (family, label, value) in series {
+                let group = format!("g{label}");
+                match family {
+                    0 => desktops
+                        .with_label_values(&[group.as_str(), "ready"])
+                        .set(f64::from(*value) / 4.0),
+                    1 => logins
+                        .with_label_values(&[group.as_str()])
+                        .inc_by(u64::from(*value)),
+                    _ => users.set(f64::from(*value)),
+                }
+            }
+            for family in series.iter().map(|s| s.0) {
+                // Registered once each, and only when used.
+                let _ = match family {
+                    0 => registry.register(Box::new(desktops.clone())),
+                    1 => registry.register(Box::new(logins.clone())),
+                    _ => registry.register(Box::new(users.clone())),
+                };
+            }
+            registry.gather()
+        }
+
+        /// What a slot must hold after the operations so far.
+        #[derive(Default)]
+        struct ModelSlot {
+            families: Vec<MetricFamily>,
+            last_success: Option<SystemTime>,
+        }
+
+        /// The state encoded from scratch: every slot's families merged by name (in slot
+        /// order), sorted by name, then the self-metrics; process_* (which change on
+        /// every read) left out.
+        fn from_scratch(
+            model: &BTreeMap<SlotKey, ModelSlot>,
+            own: &SelfMetrics,
+        ) -> Vec<MetricFamily> {
+            let mut merged: Vec<MetricFamily> = Vec::new();
+            for family in model.values().flat_map(|slot| slot.families.iter()) {
+                match merged.iter_mut().find(|m| m.name() == family.name()) {
+                    Some(m) => m.mut_metric().extend(family.get_metric().iter().cloned()),
+                    None => merged.push(family.clone()),
+                }
+            }
+            merged.retain(|f| !f.get_metric().is_empty());
+            merged.sort_by(|a, b| a.name().cmp(b.name()));
+            merged.extend(
+                own.gather()
+                    .into_iter()
+                    .filter(|f| !f.name().starts_with("process_")),
+            );
+            merged
+        }
+
+        /// The body without the blocks of process_* families.
+        fn without_process(body: &[u8]) -> String {
+            let text = std::str::from_utf8(body).unwrap();
+            let mut out = String::new();
+            let mut keep = true;
+            let mut current = "";
+            for line in text.split_inclusive('\n') {
+                let name = match line.strip_prefix("# ") {
+                    Some(comment) => comment.split(' ').nth(1).unwrap_or(""),
+                    None => current,
+                };
+                if name != current {
+                    current = name;
+                    keep = !name.starts_with("process_");
+                }
+                if keep {
+                    out.push_str(line);
+                }
+            }
+            out
+        }
+
+        fn gunzip(body: &crate::encoding::Chunks) -> Vec<u8> {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&body.to_bytes()[..]),
+                &mut out,
+            )
+            .unwrap();
+            out
+        }
+
+        fn check(store: &Store, model: &BTreeMap<SlotKey, ModelSlot>) -> Result<(), TestCaseError> {
+            let bodies = store.bodies();
+            let expected = from_scratch(model, store.self_metrics());
+            let fresh = Bodies::from_families(&expected);
+            let mut by_prometheus = Vec::new();
+            prometheus::Encoder::encode(
+                &prometheus::TextEncoder::new(),
+                &expected,
+                &mut by_prometheus,
+            )
+            .unwrap();
+            let text = without_process(&bodies.text.to_bytes());
+            prop_assert_eq!(&text, std::str::from_utf8(&by_prometheus).unwrap());
+            let fresh_text = fresh.text.to_bytes();
+            prop_assert_eq!(&text, std::str::from_utf8(&fresh_text).unwrap());
+            prop_assert_eq!(without_process(&gunzip(&bodies.text_gzip)), text);
+            let openmetrics = without_process(&bodies.openmetrics.to_bytes());
+            let fresh_openmetrics = fresh.openmetrics.to_bytes();
+            prop_assert_eq!(
+                &openmetrics,
+                std::str::from_utf8(&fresh_openmetrics).unwrap()
+            );
+            prop_assert_eq!(
+                without_process(&gunzip(&bodies.openmetrics_gzip)),
+                openmetrics
+            );
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// After any sequence of polls (successful, partial, failed, failed past
+            /// max_staleness) of several targets and collectors sharing family names,
+            /// the assembled bodies, every format and gzip decompressed, equal an
+            /// encoding of the same state from scratch (and the text one what the
+            /// prometheus crate's encoder writes).
+            #[test]
+            fn assembled_bodies_equal_an_encoding_from_scratch(
+                ops in proptest::collection::vec(op(), 1..40)
+            ) {
+                let store = Store::new(Arc::new(SelfMetrics::new()));
+                let mut model: BTreeMap<SlotKey, ModelSlot> = BTreeMap::new();
+                for target in TARGETS {
+                    for collector in COLLECTORS {
+                        let key = SlotKey { target: target.into(), collector };
+                        store.register(key.clone(), STALENESS);
+                        model.insert(key, ModelSlot::default());
+                    }
+                }
+                let mut now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+                for op in ops {
+                    match op {
+                        Op::Scrape => check(&store, &model)?,
+                        Op::Record(t, c, outcome, seconds) => {
+                            now += Duration::from_secs(seconds);
+                            let key = SlotKey { target: TARGETS[t].into(), collector: COLLECTORS[c] };
+                            let slot = model.get_mut(&key).unwrap();
+                            let outcome = match outcome {
+                                Outcome::Success(series) => {
+                                    slot.families = families(TARGETS[t], &series);
+                                    slot.last_success = Some(now);
+                                    PollOutcome::Success(slot.families.clone())
+                                }
+                                Outcome::Partial(series) => {
+                                    slot.families = families(TARGETS[t], &series);
+                                    PollOutcome::Partial(slot.families.clone())
+                                }
+                                Outcome::Failed => {
+                                    if slot.last_success.is_some_and(|s| now.duration_since(s).unwrap() >= STALENESS) {
+                                        slot.families.clear();
+                                    }
+                                    PollOutcome::Failed
+                                }
+                            };
+                            store.record(&key, outcome, 0, Duration::from_millis(seconds), now);
+                        }
+                    }
+                }
+                check(&store, &model)?;
+            }
+        }
     }
 }
