@@ -236,9 +236,9 @@ pub(crate) fn route_of(
         Some(Route::IdentityMetadata)
     } else if path.starts_with("/v3.0/") {
         Some(Route::IdentityIam)
-    } else if method == Method::POST
-        && path == "/"
-        && (acs_action == Some("AssumeRole") || query.contains("Action=AssumeRoleWithOIDC"))
+    } else if path == "/"
+        && ((method == Method::POST && acs_action == Some("AssumeRole"))
+            || query.contains("Action=AssumeRoleWithOIDC"))
     {
         Some(Route::IdentitySts)
     } else {
@@ -425,7 +425,7 @@ pub(crate) fn answer(scenario: &Scenario, issuer: &mut Issuer, req: &SimRequest<
                 );
             };
             match path.trim_start_matches("/latest/meta-data/ram/security-credentials/") {
-                "" => text(format!("{role}\n")),
+                "" => text(role.clone()),
                 asked if asked == role => {
                     let (c, expires_at) =
                         issuer.issue(Cloud::Alibaba, "ecs_ram_role", identity.lifetime);
@@ -480,9 +480,14 @@ pub(crate) fn answer(scenario: &Scenario, issuer: &mut Issuer, req: &SimRequest<
             let (c, expires_at) = issuer.issue(Cloud::Alibaba, "assume_role", lifetime);
             sts_credentials(c, &expires_at)
         }
-        (&Method::POST, "/") => {
-            let form: HashMap<String, String> =
+        (_, "/") => {
+            // Parameters in the query (as the credentials SDK sends them) or in a form
+            // body (as the exporter does, keeping the token out of URLs).
+            let mut form: HashMap<String, String> =
                 url::form_urlencoded::parse(req.body).into_owned().collect();
+            for (k, v) in req.query {
+                form.entry(k.clone()).or_insert_with(|| v.clone());
+            }
             let Some((provider, role, token)) = &identity.alibaba_oidc else {
                 return sts_error(
                     StatusCode::BAD_REQUEST,
