@@ -188,11 +188,32 @@ fn parse_time(flag: &str, value: &str) -> Result<NaiveDateTime, ExportError> {
     })
 }
 
+/// Where a download reports how far it got (a progress bar on a terminal).
+pub trait Progress {
+    /// The download starts; `total` is its size when the server announced one.
+    fn started(&self, total: Option<u64>);
+    /// `bytes` more were written.
+    fn advanced(&self, bytes: u64);
+    /// The download is complete.
+    fn finished(&self);
+}
+
+/// Reports nothing: for pipes, `--output -` and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn started(&self, _: Option<u64>) {}
+    fn advanced(&self, _: u64) {}
+    fn finished(&self) {}
+}
+
 /// Downloads the records of the validated request into `output`.
 pub async fn export(
     config: &Config,
     request: &ExportRequest,
     output: &Output,
+    progress: &dyn Progress,
 ) -> Result<ExportSummary, ExportError> {
     let (target, query) = request.validate(config)?;
     let http = crate::cloud::http::client(config.poll.timeout, true)?;
@@ -228,16 +249,18 @@ pub async fn export(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    progress.started(response.content_length());
     let bytes = match output {
         Output::Stdout => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            let n = copy_body(response, &mut lock, "standard output").await?;
+            let n = copy_body(response, &mut lock, "standard output", progress).await?;
             lock.flush().map_err(|e| io_error("standard output", &e))?;
             n
         }
-        Output::File(path) => download_to_file(response, path).await?,
+        Output::File(path) => download_to_file(response, path, progress).await?,
     };
+    progress.finished();
     Ok(ExportSummary {
         bytes,
         content_type,
@@ -245,7 +268,11 @@ pub async fn export(
 }
 
 /// Streams the body into a temporary file next to `path` and renames it into place.
-async fn download_to_file(response: reqwest::Response, path: &Path) -> Result<u64, ExportError> {
+async fn download_to_file(
+    response: reqwest::Response,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<u64, ExportError> {
     let shown = path.display().to_string();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -259,7 +286,7 @@ async fn download_to_file(response: reqwest::Response, path: &Path) -> Result<u6
         .suffix(".partial")
         .tempfile_in(&dir)
         .map_err(|e| io_error(&dir.display().to_string(), &e))?;
-    let n = copy_body(response, tmp.as_file_mut(), &shown).await?;
+    let n = copy_body(response, tmp.as_file_mut(), &shown, progress).await?;
     tmp.as_file_mut()
         .sync_all()
         .map_err(|e| io_error(&shown, &e))?;
@@ -271,6 +298,7 @@ async fn copy_body(
     mut response: reqwest::Response,
     out: &mut dyn Write,
     shown: &str,
+    progress: &dyn Progress,
 ) -> Result<u64, ExportError> {
     let mut n = 0u64;
     loop {
@@ -278,6 +306,7 @@ async fn copy_body(
             Ok(Some(chunk)) => {
                 out.write_all(&chunk).map_err(|e| io_error(shown, &e))?;
                 n += chunk.len() as u64;
+                progress.advanced(chunk.len() as u64);
             }
             Ok(None) => return Ok(n),
             Err(e) => {

@@ -53,6 +53,7 @@
 //!   exporter.
 //! - [`memory`]: the malloc arena limit `main` sets before starting threads.
 //! - [`export`]: the `export-connections` subcommand (connection records to a file).
+//! - [`progress`]: its progress bar on a terminal.
 //! - `simulator` (feature `simulator`, on by default): the simulated Huawei Cloud
 //!   (IAM, Workspace, WorkspaceApp) and Alibaba Cloud SAG, speaking real HTTP, for
 //!   `demo`, `simulate` and the tests.
@@ -69,6 +70,7 @@ pub mod export;
 pub mod exporter;
 pub mod log_writer;
 pub mod memory;
+pub mod progress;
 mod reload;
 mod scheduler;
 mod secret;

@@ -233,7 +233,8 @@ fn run_export(config: &Config, args: &ExportArgs) -> Result<(), Failure> {
     } else {
         Output::File(PathBuf::from(&args.output))
     };
-    let result = runtime()?.block_on(export::export(config, &request, &output));
+    let progress = workspace_exporter::progress::for_download(output == Output::Stdout);
+    let result = runtime()?.block_on(export::export(config, &request, &output, &*progress));
     match result {
         Ok(summary) => {
             let content_type = summary

@@ -194,3 +194,54 @@ async fn arguments_are_checked_before_any_request() {
     assert_eq!(sim.requests(Route::ExportConnections), 0);
     assert_eq!(entries(dir.path()), vec!["config.toml"]);
 }
+
+/// On a terminal (a pseudo-terminal made by `script`), a download to a file shows a
+/// progress bar on standard error with the bytes, the rate and the percent of the
+/// announced size; through pipes (every other test) nothing but the summary appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_shows_a_progress_bar_and_a_pipe_does_not() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.xlsx");
+    let args = [
+        "--start",
+        "2026-11-01T00:00Z",
+        "--end",
+        "2026-11-22T00:00Z",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let piped = run(&sim, dir.path(), &args).await;
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("B/s") && !stderr.contains('%'), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&piped.stdout).lines().count(),
+        1,
+        "only the summary line"
+    );
+
+    if !common::tool_available("script", &["-qec", "true", "/dev/null"]) {
+        return;
+    }
+    let config_path = dir.path().join("config.toml");
+    let command = format!(
+        "{BIN} --config.file={} export-connections {}",
+        config_path.display(),
+        args.join(" ")
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"]);
+    let terminal = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let screen = String::from_utf8_lossy(&terminal.stdout);
+    assert!(terminal.status.success(), "{screen}");
+    assert!(screen.contains(&format!("wrote {SIZE} bytes")), "{screen}");
+    assert!(
+        screen.contains("MiB"),
+        "no byte count on the terminal: {screen}"
+    );
+    assert!(screen.contains('%'), "no percent on the terminal: {screen}");
+    assert_eq!(std::fs::read(&out).unwrap().len(), SIZE);
+}
