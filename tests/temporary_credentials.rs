@@ -10,8 +10,6 @@ mod common;
 use std::time::Duration;
 
 use common::Scrape;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use workspace_exporter::clock::WallClock;
 use workspace_exporter::simulator::scenario::{
     DEMO_ACCESS_KEY, DEMO_SAG_ACCESS_KEY_ID, DEMO_SAG_ACCESS_KEY_SECRET, DEMO_SAG_INSTANCES,
@@ -78,30 +76,6 @@ fn cloud_series(m: &Scrape) -> Vec<String> {
     lines
 }
 
-/// What an exporter with written keys exports from `sim`.
-async fn with_written_keys(sim: &Simulator, toml: &str) -> Vec<String> {
-    let (config, _dir) = common::load_config(toml);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = CancellationToken::new();
-    let exporter = workspace_exporter::exporter::start(
-        &config,
-        Default::default(),
-        listener,
-        shutdown.clone(),
-    )
-    .unwrap();
-    exporter.ready().await;
-    let text = reqwest::get(format!("http://{}/metrics", exporter.local_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    shutdown.cancel();
-    let _ = sim;
-    cloud_series(&Scrape::parse(&text))
-}
-
 fn up(m: &Scrape) -> Vec<f64> {
     m.find("workspace_exporter_collector_up", &[("target", "prod")])
         .iter()
@@ -159,7 +133,7 @@ async fn survives_expiries_rotating(
     let clock = WallClock::follows_tokio();
     let sim = common::start_sim(scenario()).await;
     let url = sim.url();
-    let want = with_written_keys(&sim, &target(&url, &written)).await;
+    let want = cloud_series(&common::scrape_once(&target(&url, &written)).await);
     assert!(!want.is_empty());
     let credentials = credentials.replace("URL", &url);
     let h = common::start_exporter(sim, &target(&url, &credentials)).await;

@@ -8,13 +8,37 @@ use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 
-use super::credentials::FetchError;
+use super::credentials::{Credentials, FetchError, KeySource, Refreshing};
 use super::http::{ApiError, host_header, read_limited};
 use super::retry::{CallSite, ClientSettings, send_with_retries};
 
 /// Lifetime asked of the instance metadata services for their session token (6 hours,
 /// as both SDKs ask).
 pub const METADATA_TOKEN_TTL_SECONDS: &str = "21600";
+
+/// The settings a target's credential sources send with: the target's limits,
+/// retries and metrics, charged to no poll (a refresh serves every collector).
+pub fn source_settings(settings: &ClientSettings) -> ClientSettings {
+    let mut settings = settings.clone();
+    settings.usage = None;
+    settings
+}
+
+/// Temporary keys of the target `settings` names, from `source`, refreshed by `clock`;
+/// their refresh counters exist from now on.
+pub fn refreshing(
+    settings: &ClientSettings,
+    clock: crate::clock::WallClock,
+    source: Box<dyn KeySource>,
+) -> Credentials {
+    settings.metrics.declare_credentials(&settings.target);
+    Credentials::Temporary(std::sync::Arc::new(Refreshing::new(
+        &settings.target,
+        source,
+        clock,
+        settings.metrics.clone(),
+    )))
+}
 
 /// Sends an unsigned request built by `build` (retried as every call is) and reads
 /// its body within the size limit.

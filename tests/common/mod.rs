@@ -125,6 +125,25 @@ pub async fn start_exporter_with_options(
     }
 }
 
+/// Starts an exporter for `config_toml` (its simulator already running), waits until
+/// every collector polled once, scrapes `/metrics` once and stops it.
+pub async fn scrape_once(config_toml: &str) -> Scrape {
+    let (config, _dir) = load_config(config_toml);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    let exporter =
+        exporter::start(&config, Default::default(), listener, shutdown.clone()).unwrap();
+    exporter.ready().await;
+    let text = reqwest::get(format!("http://{}/metrics", exporter.local_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    shutdown.cancel();
+    Scrape::parse(&text)
+}
+
 /// Simulator with `scenario` and one target named `prod` with `extra` keys.
 pub async fn start(scenario: Scenario, extra: &str) -> Harness {
     let sim = start_sim(scenario).await;

@@ -14,13 +14,12 @@ use url::Url;
 use super::client::{AlibabaClient, RpcRequest};
 use crate::clock::WallClock;
 use crate::cloud::credentials::{
-    Credentials, FetchError, FetchFuture, KeySource, Keys, Refreshing, TemporaryKeys,
-    read_secret_file,
+    Credentials, FetchError, FetchFuture, KeySource, Keys, TemporaryKeys, read_secret_file,
 };
 use crate::cloud::http::{ApiError, header_value};
 use crate::cloud::identity::{
     METADATA_TOKEN_TTL_SECONDS, decode_secret_answer, duration_seconds, fetch_error, joined,
-    parse_expiry, send_unsigned,
+    parse_expiry, refreshing, send_unsigned, source_settings,
 };
 use crate::cloud::retry::ClientSettings;
 use crate::secret::Secret;
@@ -134,17 +133,8 @@ impl AlibabaCredentialSpec {
         settings: &ClientSettings,
         clock: WallClock,
     ) -> Credentials {
-        let mut settings = settings.clone();
-        settings.usage = None;
-        let refreshing = |source: Box<dyn KeySource>| {
-            settings.metrics.declare_credentials(&settings.target);
-            Credentials::Temporary(std::sync::Arc::new(Refreshing::new(
-                &settings.target,
-                source,
-                clock,
-                settings.metrics.clone(),
-            )))
-        };
+        let settings = source_settings(settings);
+        let refreshing = |source: Box<dyn KeySource>| refreshing(&settings, clock, source);
         let base = match &self.source {
             AlibabaSource::Static(credentials) => credentials.clone(),
             AlibabaSource::EcsRamRole {
