@@ -401,12 +401,12 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// A duration for people: `850 ms`, `4.2 s`, `3m 20s`, `2h 5m`.
+/// A duration for people: `850ms`, `4.2s`, `3m 20s`, `2h 5m`.
 fn human(seconds: f64) -> String {
     if seconds < 1.0 {
-        format!("{:.0} ms", seconds * 1000.0)
+        format!("{:.0}ms", seconds * 1000.0)
     } else if seconds < 10.0 {
-        format!("{seconds:.1} s")
+        format!("{seconds:.1}s")
     } else {
         let s = seconds.round() as u64;
         let (d, h, m, s) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
@@ -674,8 +674,9 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(human(0.25), "250 ms");
-        assert_eq!(human(4.24), "4.2 s");
+        assert_eq!(human(0.25), "250ms");
+        assert_eq!(human(4.24), "4.2s");
+        assert_eq!(human(13.4), "13s");
         assert_eq!(human(200.0), "3m 20s");
         assert_eq!(human(7500.0), "2h 5m");
         assert_eq!(human(90_000.0), "1d 1h");
