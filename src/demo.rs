@@ -156,6 +156,7 @@ pub async fn start(
         enable_lifecycle: false,
         write_timeout: options.write_timeout,
         clock: crate::clock::WallClock::System,
+        demo: true,
     };
     let exporter = exporter::start(&config, start_options, listener, shutdown.clone())?;
     let weather = simulator.handle();

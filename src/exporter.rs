@@ -30,6 +30,7 @@ use crate::reload::{ReloadRequest, Reloader};
 use crate::scheduler::{self, Job, PollRequests};
 use crate::self_metrics::SelfMetrics;
 use crate::server::{self, ServerState};
+use crate::status::{CloudKind, Status, TargetInfo};
 use crate::store::{SlotKey, Store};
 use crate::web_config::WebConfigSource;
 
@@ -77,12 +78,16 @@ pub struct StartOptions {
     /// What "now" is for credential expiry: the system clock, or tokio's in tests that
     /// pause it.
     pub clock: WallClock,
+    /// Whether this is `workspace-exporter demo`: the status page says so.
+    pub demo: bool,
 }
 
 /// A running exporter.
 pub struct RunningExporter {
     /// Snapshots and the encoded body.
     store: Arc<Store>,
+    /// What the status page shows.
+    status: Arc<Status>,
     /// "Poll now" requests to every loop.
     requests: Arc<PollRequests>,
     /// Where the server listens.
@@ -113,6 +118,7 @@ pub fn start(
         enable_lifecycle,
         write_timeout,
         clock,
+        demo,
     } = options;
     let local_addr = listener.local_addr()?;
     let http = http::client(config.poll.timeout, !direct)
@@ -121,12 +127,14 @@ pub fn start(
     self_metrics.record_reload(true, now_unix_seconds());
     record_shard(config, &self_metrics);
     let store = Arc::new(Store::new(self_metrics.clone()));
+    let status = Arc::new(Status::new(demo, clock, self_metrics.clone()));
     let requests = Arc::new(PollRequests::default());
 
     let mut supervisor = Supervisor {
         http,
         clock,
         store: store.clone(),
+        status: status.clone(),
         requests: requests.clone(),
         shutdown: shutdown.clone(),
         generation: shutdown.child_token(),
@@ -143,6 +151,7 @@ pub fn start(
 
     let state = Arc::new(ServerState {
         store: store.clone(),
+        status: status.clone(),
         telemetry_path: config.server.telemetry_path.clone(),
         reloader: reloader.clone(),
         lifecycle: enable_lifecycle,
@@ -153,6 +162,7 @@ pub fn start(
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     Ok(RunningExporter {
         store,
+        status,
         requests,
         local_addr,
         supervisor,
@@ -170,6 +180,8 @@ struct Supervisor {
     clock: WallClock,
     /// Where polls report.
     store: Arc<Store>,
+    /// Where polls report for the status page.
+    status: Arc<Status>,
     /// "Poll now" requests.
     requests: Arc<PollRequests>,
     /// Stops everything.
@@ -254,10 +266,15 @@ impl Supervisor {
             self.store.self_metrics(),
             self.clock,
         )?;
-        let keys = jobs.iter().map(|j| j.key.clone()).collect();
+        let keys: BTreeSet<SlotKey> = jobs.iter().map(|j| j.key.clone()).collect();
+        self.status.set_targets(
+            target_infos(&self.config),
+            keys.iter().map(|k| (k.target.as_str(), k.collector)),
+        );
         scheduler::spawn(
             jobs,
             self.store.clone(),
+            self.status.clone(),
             &self.requests,
             self.generation.clone(),
             &mut self.polls,
@@ -328,6 +345,23 @@ fn build_jobs(
     Ok(jobs)
 }
 
+/// The targets this replica polls, for the status page.
+fn target_infos(config: &Config) -> Vec<TargetInfo> {
+    let huawei = config.huaweicloud.iter().map(|t| TargetInfo {
+        name: t.name.clone(),
+        cloud: CloudKind::Huawei,
+        credentials: t.credentials.describe(),
+        temporary_credentials: t.credentials.is_temporary(),
+    });
+    let sag = config.alibabacloud_sag.iter().map(|t| TargetInfo {
+        name: t.name.clone(),
+        cloud: CloudKind::AlibabaSag,
+        credentials: t.credentials.describe(),
+        temporary_credentials: t.credentials.is_temporary(),
+    });
+    huawei.chain(sag).filter(|t| config.owns(&t.name)).collect()
+}
+
 /// Reports the replica's shard (when sharded) and how many targets it polls.
 fn record_shard(config: &Config, self_metrics: &SelfMetrics) {
     let targets = config.target_names().filter(|t| config.owns(t)).count();
@@ -359,6 +393,11 @@ impl RunningExporter {
     /// The snapshot store (the `/metrics` body and readiness).
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// What the status page and `/status` show.
+    pub fn status(&self) -> &Arc<Status> {
+        &self.status
     }
 
     /// Reloads the configuration, when it came from a file.

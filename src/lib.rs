@@ -14,14 +14,15 @@
 //!            cloud::huawei  { client, signer, workspace, workspace_app, iam, target }
 //!            cloud::alibaba { client, signer, sag, target }
 //!            cloud::{http, retry (rate limit, 429 pauses), signing, credentials}
-//!                                       │ series
+//!                                       │ series; outcome, timings, error
 //!                                       ▼
 //!            store (one snapshot per slot) ──► encoding (text, OpenMetrics, gzip)
-//!                   ▲ self_metrics                   │ prepared bodies
-//!                   │                                ▼
-//!   reload ◄── shutdown (signals)            server (/metrics, /, /-/healthy, /-/ready,
-//!      ▲                                              /-/reload) ◄── web_config
-//!      └──────────────────────────────────────────────┘
+//!            status (last poll per slot) ──┐                │ prepared bodies
+//!                   ▲ self_metrics         │                ▼
+//!   reload ◄── shutdown (signals)          └────► server ◄── web_config
+//!      ▲                                   (/metrics, / and /status, /-/healthy,
+//!      │                                    /-/ready, /-/reload)
+//!      └──────────────────────────────────────────┘
 //! ```
 //!
 //! Module map (public where a test, a benchmark or the binary needs it):
@@ -41,6 +42,8 @@
 //! - [`encoding`]: renders series once; text 0.0.4, OpenMetrics 1.0 and gzip bodies
 //!   that share those bytes.
 //! - [`self_metrics`]: the exporter's own health metrics.
+//! - [`status`]: the last outcome, timings and error of each target × collector and
+//!   each target's credential source, for the status page (`/`) and `/status`.
 //! - `server`: the hyper HTTP server; it only reads what the store prepared and knows
 //!   nothing of the exporter.
 //! - `reload`: reload requests from SIGHUP and `POST /-/reload` to the exporter.
@@ -80,6 +83,7 @@ pub mod shard;
 pub mod shutdown;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod status;
 pub mod store;
 pub mod web_config;
 mod write_timeout;

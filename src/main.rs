@@ -92,6 +92,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 enable_lifecycle: cli.enable_lifecycle,
                 write_timeout: Some(cli.write_timeout()),
                 clock: WallClock::System,
+                demo: false,
             };
             Ok(run_exporter(config, options)?)
         }

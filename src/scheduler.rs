@@ -9,7 +9,8 @@
 //! counts as failed; time the poll spent queued behind the target's own rate limit does
 //! not count against the deadline, so a quota-bound poll runs to its end. Every poll is
 //! timed here, not in the collector, its API calls and rate-limit wait are counted
-//! (through the [`PollUsage`] it hands the collector), and its outcome goes to the [`Store`]. When a collector's
+//! (through the [`PollUsage`] it hands the collector), and its outcome goes to the
+//! [`Status`] (with the next poll's due time) and then to the [`Store`]. When a collector's
 //! planned calls cannot fit one interval at the rate limit, one warning says so. A
 //! poll request (see [`PollRequests`]) starts an extra poll at once; tests use it to
 //! drive polls without waiting for the clock.
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cloud::quota::PollUsage;
 use crate::collectors::{CollectError, Collector, Poll};
 use crate::config::TargetPoll;
+use crate::status::{Outcome, PollRecord, Status};
 use crate::store::{PollOutcome, SlotKey, Store};
 
 /// Issues "poll now" requests to every loop; each request has an epoch number.
@@ -92,6 +94,7 @@ impl Job {
 pub fn spawn(
     jobs: Vec<Job>,
     store: Arc<Store>,
+    status: Arc<Status>,
     requests: &PollRequests,
     shutdown: CancellationToken,
     tasks: &mut JoinSet<()>,
@@ -100,10 +103,12 @@ pub fn spawn(
     for job in jobs {
         store.register(job.key.clone(), job.poll.max_staleness);
         let schedule = Schedule::of(&job.key, job.poll.interval, count);
+        status.register(&job.key.target, job.key.collector, schedule.first);
         tasks.spawn(run_loop(
             job,
             schedule,
             store.clone(),
+            status.clone(),
             requests.subscribe(),
             shutdown.clone(),
         ));
@@ -153,12 +158,15 @@ async fn run_loop(
     job: Job,
     schedule: Schedule,
     store: Arc<Store>,
+    status: Arc<Status>,
     mut requests: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) {
     let interval = job.poll.interval;
     let start = Instant::now();
     let mut ticker = tokio::time::interval_at(start + schedule.first, interval);
+    // The ticker's next deadline, mirrored for the status page (tokio does not expose it).
+    let mut due = start + schedule.first;
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut phased = false;
     let mut quota_warning = QuotaWarning::default();
@@ -166,7 +174,7 @@ async fn run_loop(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
+            _ = ticker.tick() => due = after_tick(due, interval),
             changed = requests.changed() => {
                 if changed.is_err() {
                     return;
@@ -187,6 +195,14 @@ async fn run_loop(
         };
         let elapsed = started.elapsed();
         let waited = usage.rate_limit_wait();
+        let error = match &result {
+            None => Some(format!(
+                "poll abandoned: no answer within the deadline of {:.0} s",
+                job.poll.deadline.as_secs_f64()
+            )),
+            Some(Err(e)) => Some(e.to_string()),
+            Some(Ok(_)) => None,
+        };
         let outcome = match result {
             None => {
                 tracing::warn!(target_name = %job.key.target, collector = job.key.collector, deadline_seconds = job.poll.deadline.as_secs_f64(), rate_limit_wait_seconds = waited.as_secs_f64(), api_calls = usage.calls(), "poll abandoned: the cloud took longer than the deadline to answer (time queued behind the rate limit not counted); keeping the last good series");
@@ -214,6 +230,30 @@ async fn run_loop(
             planned,
         );
         let quota_bound = quota_warning.check(&job, planned);
+        // Where the ticker will be once the code below re-phases or resets it.
+        due = if elapsed >= interval {
+            Instant::now() + interval
+        } else if !phased {
+            start + schedule.phase + interval
+        } else {
+            due
+        };
+        status.record(
+            &job.key.target,
+            job.key.collector,
+            PollRecord {
+                outcome: match &outcome {
+                    PollOutcome::Success(_) => Outcome::Success,
+                    PollOutcome::Partial(_) => Outcome::Partial,
+                    PollOutcome::Failed => Outcome::Failed,
+                },
+                duration: elapsed,
+                api_calls: usage.calls(),
+                rate_limit_wait: waited,
+                next_poll_in: due.saturating_duration_since(Instant::now()),
+                error,
+            },
+        );
         store.record(&job.key, outcome, epoch, elapsed, SystemTime::now());
         if !phased {
             // From the second poll on, the loop's own phase within the interval.
@@ -240,6 +280,17 @@ async fn run_loop(
             // Next poll one full interval from now, not immediately.
             ticker.reset();
         }
+    }
+}
+
+/// The ticker's deadline after it fired for `due`: one interval later, or one interval
+/// from now when the tick came late ([`MissedTickBehavior::Delay`], as tokio decides it).
+fn after_tick(due: Instant, interval: Duration) -> Instant {
+    let now = Instant::now();
+    if now > due + Duration::from_millis(5) {
+        now + interval
+    } else {
+        due + interval
     }
 }
 

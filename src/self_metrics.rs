@@ -311,6 +311,21 @@ impl SelfMetrics {
         }
     }
 
+    /// When `target`'s temporary credentials expire (Unix seconds), as their last
+    /// refresh reported; `None` before one (read without creating the series).
+    pub fn credentials_expiry(&self, target: &str) -> Option<f64> {
+        self.credentials_expiry
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .find(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "target" && l.value() == target)
+            })
+            .map(|m| m.get_gauge().get_value())
+    }
+
     /// Records this replica's shard (when sharded) and the number of targets it polls.
     pub fn record_shard(&self, shard: Option<crate::shard::Shard>, targets: usize) {
         if let Some(shard) = shard {

@@ -1,8 +1,9 @@
 //! The HTTP server: the "serve" end of the data flow.
 //!
 //! hyper 1.x over tokio. `GET /metrics` returns the bytes the [`Store`] encoded after the
-//! last poll (a scrape never calls the cloud and never encodes); `/` is a small landing
-//! page; `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
+//! last poll (a scrape never calls the cloud and never encodes); `/` is the status page
+//! and `/status` the same as JSON, both made from the [`Status`] the scheduler writes;
+//! `/-/healthy` answers while the process runs; `/-/ready` answers 200 once every
 //! collector has finished its first poll; `POST /-/reload` re-reads the configuration
 //! when `--web.enable-lifecycle` is given (403 otherwise, as in Prometheus).
 //! Other paths get 404, other methods 405.
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::encoding::{Chunks, Negotiated};
 use crate::reload::Reloader;
+use crate::status::{Status, render_html};
 use crate::store::Store;
 use crate::web_config::{Active, AuthOutcome, WebConfigSource};
 use crate::write_timeout::{DEFAULT_WRITE_TIMEOUT, WriteTimeout};
@@ -43,6 +45,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 pub struct ServerState {
     /// Source of the `/metrics` body and readiness.
     pub store: Arc<Store>,
+    /// Source of the status page (`/`) and `/status`.
+    pub status: Arc<Status>,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
     /// Applies `POST /-/reload`; `None` when there is no configuration file to re-read.
@@ -448,8 +452,15 @@ pub async fn route<B>(state: &ServerState, req: Request<B>) -> Response<Response
         "/" => get_only(respond(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            Bytes::from(landing_page(&state.telemetry_path)),
+            Bytes::from(render_html(&state.status.report(), &state.telemetry_path)),
         )),
+        "/status" => get_only(match serde_json::to_vec_pretty(&state.status.report()) {
+            Ok(json) => respond(StatusCode::OK, "application/json", Bytes::from(json)),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot encode the status: {e}\n"),
+            ),
+        }),
         "/-/healthy" => get_only(text(StatusCode::OK, "Healthy\n")),
         "/-/ready" => {
             let pending = state.store.pending();
@@ -556,19 +567,6 @@ impl hyper::body::Body for ResponseBody {
     }
 }
 
-fn landing_page(telemetry_path: &str) -> String {
-    // The telemetry path is validated to URL-safe characters, so it needs no escaping.
-    format!(
-        "<!DOCTYPE html>\n<html><head><title>workspace-exporter</title></head><body>\n\
-         <h1>workspace-exporter {version}</h1>\n\
-         <p>Prometheus exporter for Huawei Cloud Workspace connection statistics.</p>\n\
-         <ul><li><a href=\"{telemetry_path}\">Metrics</a></li>\n\
-         <li><a href=\"/-/healthy\">Health</a></li>\n\
-         <li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
-        version = crate::VERSION,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +575,11 @@ mod tests {
     fn state(max_requests: usize) -> ServerState {
         ServerState {
             store: Arc::new(Store::new(Arc::new(SelfMetrics::new()))),
+            status: Arc::new(Status::new(
+                false,
+                crate::clock::WallClock::System,
+                Arc::new(SelfMetrics::new()),
+            )),
             telemetry_path: "/metrics".into(),
             reloader: None,
             lifecycle: false,

@@ -27,7 +27,7 @@ pub fn validate_telemetry_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("{path:?} must start with '/'"));
     }
-    if ["/", "/-/healthy", "/-/ready", "/-/reload"].contains(&path) {
+    if ["/", "/status", "/-/healthy", "/-/ready", "/-/reload"].contains(&path) {
         return Err(format!("{path:?} is already used by the exporter"));
     }
     if !path

@@ -113,6 +113,7 @@ pub async fn start_exporter_with_options(
         // Credential expiry follows tokio's clock, so tests that pause it see
         // temporary keys expire.
         clock: workspace_exporter::clock::WallClock::follows_tokio(),
+        demo: false,
     };
     let exporter = exporter::start(&config, options, listener, shutdown.clone()).unwrap();
     exporter.ready().await;
