@@ -123,7 +123,8 @@ pub struct Schedule {
     /// Delay of the first poll after the loop starts.
     pub first: Duration,
     /// Offset within the interval of the later polls: they start at
-    /// `start + phase + k × interval`, k ≥ 1.
+    /// `start + phase + k × interval`, from the first such time at least half an
+    /// interval after start (see [`Schedule::second_poll`]).
     pub phase: Duration,
 }
 
@@ -150,6 +151,19 @@ impl Schedule {
         Schedule {
             first: window.mul_f64(fraction),
             phase: Duration::from_nanos((u128::from(hash) % nanos) as u64),
+        }
+    }
+}
+
+impl Schedule {
+    /// When the second poll starts, for a loop started at `start`: the first point of
+    /// its phase at least half an interval after start, so the gap after the first
+    /// poll is between half an interval and one and a half, never almost two.
+    pub fn second_poll(&self, start: Instant, interval: Duration) -> Instant {
+        if self.phase >= interval / 2 {
+            start + self.phase
+        } else {
+            start + self.phase + interval
         }
     }
 }
@@ -234,7 +248,7 @@ async fn run_loop(
         due = if elapsed >= interval {
             Instant::now() + interval
         } else if !phased {
-            start + schedule.phase + interval
+            schedule.second_poll(start, interval)
         } else {
             due
         };
@@ -258,7 +272,7 @@ async fn run_loop(
         if !phased {
             // From the second poll on, the loop's own phase within the interval.
             phased = true;
-            ticker = tokio::time::interval_at(start + schedule.phase + interval, interval);
+            ticker = tokio::time::interval_at(schedule.second_poll(start, interval), interval);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         }
         if elapsed >= interval {
@@ -415,6 +429,15 @@ mod tests {
                 assert_eq!(s, Schedule::of(&key(t, c), interval, 600), "stable");
                 assert!(s.phase < interval);
                 assert!(s.first < FIRST_POLL_SPREAD_MAX);
+                // The second poll comes half an interval to one and a half after start,
+                // on the loop's phase.
+                let start = Instant::now();
+                let second = s.second_poll(start, interval) - start;
+                assert!(
+                    second >= interval / 2 && second < interval * 3 / 2,
+                    "{second:?}"
+                );
+                assert_eq!(second.as_nanos() % interval.as_nanos(), s.phase.as_nanos());
                 phases.insert(s.phase.as_secs());
             }
         }
