@@ -3,7 +3,8 @@
 //! appears, the page is well-formed (parsed strictly, as XML, since it is written as
 //! polyglot HTML) with one row per target × collector, the links follow the configured
 //! metrics path, the web configuration's basic auth guards both, SAG is mentioned
-//! exactly when an SAG target exists, and the demo says it is a demo.
+//! exactly when an SAG target exists, and the demo says it is a demo. A real browser
+//! (headless Chromium, installed by `.ci/run`) renders it too.
 
 mod common;
 
@@ -411,4 +412,68 @@ async fn the_demo_says_it_is_a_demo() {
     );
     shutdown.cancel();
     demo.exporter.wait().await;
+}
+
+/// The page as a real browser renders it: headless Chromium loads it from the
+/// exporter, runs no script (there is none), and the DOM it builds holds both tables,
+/// the failing collector marked down with its upstream code, and no secret. A
+/// screenshot is left in the test's temporary directory for a person to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_renders_the_failing_collector() {
+    if !common::tool_available("chromium", &["--version"]) {
+        return;
+    }
+    let sim = common::start_sim(scenario()).await;
+    sim.set_fault(Route::OnlineUsers, Some(Fault::Status(500)));
+    let url = sim.url();
+    let h = common::start_exporter(sim, &format!("{}{}", huawei(&url), sag(&url))).await;
+    let page = h.url("/");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let browse = move |extra: Vec<String>| {
+        let mut cmd = std::process::Command::new("chromium");
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--user-data-dir=/tmp/workspace-exporter-status-chromium",
+        ])
+        .args(extra);
+        cmd.output().unwrap()
+    };
+    let dump = {
+        let page = page.clone();
+        tokio::task::spawn_blocking(move || browse(vec!["--dump-dom".into(), page]))
+            .await
+            .unwrap()
+    };
+    let dom = String::from_utf8_lossy(&dump.stdout).into_owned();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert_no_secret(&dom, "the DOM Chromium built");
+    assert_eq!(dom.matches("<table").count(), 2, "{dom}");
+    let online = dom
+        .split("<tr")
+        .find(|row| row.contains("online_users"))
+        .unwrap_or_else(|| panic!("no online_users row: {dom}"));
+    assert!(
+        online.contains("DOWN") && online.contains("WKS.0500"),
+        "{online}"
+    );
+    let shot_arg = format!("--screenshot={}", shot.display());
+    let taken = tokio::task::spawn_blocking(move || {
+        browse(vec![shot_arg, "--window-size=1280,900".into(), page])
+    })
+    .await
+    .unwrap();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }
