@@ -54,7 +54,7 @@
 //! - [`log_writer`]: the log writer that never fails (closed standard error).
 //! - [`exporter`]: wires config, registry, scheduler, store and server into a running
 //!   exporter.
-//! - [`memory`]: the malloc arena limit `main` sets before starting threads.
+//! - [`memory`]: the global allocator (mimalloc), and why.
 //! - [`export`]: the `export-connections` subcommand (connection records to a file).
 //! - [`progress`]: its progress bar on a terminal.
 //! - `simulator` (feature `simulator`, on by default): the simulated Huawei Cloud

@@ -29,7 +29,6 @@ use workspace_exporter::web_config::WebConfigSource;
 use workspace_exporter::{exporter, shutdown};
 
 fn main() -> ExitCode {
-    workspace_exporter::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log.level, cli.log.format);
     cli::exit_code(cli.settle().and_then(|cli| run(&cli)))
