@@ -29,6 +29,7 @@ use workspace_exporter::web_config::WebConfigSource;
 use workspace_exporter::{exporter, shutdown};
 
 fn main() -> ExitCode {
+    workspace_exporter::memory::tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log.level, cli.log.format);
     cli::exit_code(cli.settle().and_then(|cli| run(&cli)))

@@ -23,6 +23,16 @@
 //! 480), and a small process starts from a higher floor (50 targets: 37 MiB, 25 with
 //! glibc).
 //!
+//! Two settings change that trade-off, made by [`tune_allocator`] unless the operator
+//! set the matching variable: memory freed is returned to the system at once (mimalloc's
+//! purge delay 0 instead of 10 ms, which under thousands of polls a minute meant hardly
+//! ever; `MIMALLOC_PURGE_DELAY`), and transparent huge pages are off for the process
+//! (`prctl(PR_SET_THP_DISABLE)`; `MIMALLOC_ALLOW_THP`), since a 2 MiB page backing a
+//! few touched kilobytes of an arena counts whole in the resident set. Measured
+//! (`bench/run`, and the large single tenant polled every 2 s): the large tenant peaks
+//! at 24–29 MiB instead of 32–49 (glibc: 20.6); 1,000 targets use 14.8 s of CPU a minute
+//! at 226 MiB, peaking at 238 MiB instead of 606, the CPU unchanged.
+//!
 //! The allocator is chosen here, in the library, so that the binary, the tests and the
 //! benchmarks all measure the same one.
 
@@ -30,3 +40,50 @@
 /// keep the C library's malloc).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc 2.x's `mi_option_t` (`mimalloc.h`).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Returns freed memory to the system at once and turns transparent huge pages off
+/// (see the module documentation), each unless the operator set its `MIMALLOC_*`
+/// variable. `main` calls it before the runtime starts any thread.
+pub fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mi_option_set only stores an option's value; it is called before any
+        // other thread exists (mimalloc documents it as not thread safe), and the purge
+        // delay takes any value from -1 up.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process's memory map; the
+        // unused arguments are 0 as prctl(2) requires. A failure (an old kernel) leaves
+        // huge pages on, which costs memory, not correctness.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_memory_goes_back_at_once_and_huge_pages_are_off() {
+        tune_allocator();
+        // SAFETY: reading an option is a plain load.
+        let purge = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(purge, 0);
+        // The neighbour below purge_delay is eager_commit_delay, whose default is 1:
+        // the index is not shifted by one.
+        // SAFETY: as above.
+        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(14) }, 1);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: PR_GET_THP_DISABLE only reads the flag.
+            let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            assert_eq!(disabled, 1);
+        }
+    }
+}
