@@ -643,7 +643,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // On a paused clock: within a second scrapes share one assembly (after that the
+    // self-metrics are re-rendered, see `store::SELF_METRICS_MAX_AGE`).
+    #[tokio::test(start_paused = true)]
     async fn scrapes_serve_prepared_bytes() {
         let state = state(4);
         let first = state.store.bodies();

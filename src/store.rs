@@ -81,10 +81,18 @@ pub struct Store {
     changes: watch::Sender<u64>,
 }
 
+/// How old the exporter's own metrics in a body may be: a scrape after that assembles
+/// anew even when no slot changed, so `process_*`, `api_requests_total` and the
+/// rest stay current between polls (an hourly target's process metrics would otherwise
+/// freeze for an hour). At most one assembly a second, whatever the scrape rate.
+pub const SELF_METRICS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One assembly of the bodies.
 struct Assembled {
     /// The [`Store::version`] they show: every change up to it.
     version: u64,
+    /// When they were assembled (the self-metrics' age).
+    at: tokio::time::Instant,
     /// The bodies (every format and compression); let go at the first change after
     /// the assembly, so they do not keep replaced series in memory until the next
     /// scrape (only a scrape still sending them does).
@@ -106,6 +114,7 @@ impl Store {
             version: AtomicU64::new(1),
             assembled: RwLock::new(Assembled {
                 version: 0,
+                at: tokio::time::Instant::now(),
                 bodies: None,
             }),
             assembling: Mutex::new(()),
@@ -257,6 +266,7 @@ impl Store {
             &mut *self.assembled.write().expect("body lock"),
             Assembled {
                 version,
+                at: tokio::time::Instant::now(),
                 bodies: Some(bodies.clone()),
             },
         );
@@ -264,10 +274,11 @@ impl Store {
         bodies
     }
 
-    /// The last assembly, if it shows every change up to `version`.
+    /// The last assembly, if it shows every change up to `version` and its
+    /// self-metrics are at most [`SELF_METRICS_MAX_AGE`] old.
     fn assembled_since(&self, version: u64) -> Option<Arc<Bodies>> {
         let assembled = self.assembled.read().expect("body lock");
-        if assembled.version >= version {
+        if assembled.version >= version && assembled.at.elapsed() < SELF_METRICS_MAX_AGE {
             assembled.bodies.clone()
         } else {
             None
@@ -432,8 +443,8 @@ mod tests {
         assert!(!b.contains("last_success_timestamp_seconds{"));
     }
 
-    #[test]
-    fn recording_marks_the_bodies_out_of_date_without_assembling_them() {
+    #[tokio::test(start_paused = true)]
+    async fn recording_marks_the_bodies_out_of_date_without_assembling_them() {
         let store = Store::new(Arc::new(SelfMetrics::new()));
         let key = SlotKey {
             target: "t".into(),
@@ -462,8 +473,26 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &store.bodies()));
     }
 
-    #[test]
-    fn a_change_lets_go_of_the_assembly_it_made_stale() {
+    #[tokio::test(start_paused = true)]
+    async fn self_metrics_in_the_body_are_at_most_a_second_old() {
+        let metrics = Arc::new(SelfMetrics::new());
+        let store = Store::new(metrics.clone());
+        let first = store.bodies();
+        metrics.api_request("t", "list_sessions", "200");
+        assert!(
+            Arc::ptr_eq(&first, &store.bodies()),
+            "within a second, scrapes share the assembly"
+        );
+        tokio::time::advance(SELF_METRICS_MAX_AGE).await;
+        let b = body(&store);
+        assert!(
+            b.contains("workspace_exporter_api_requests_total{api=\"list_sessions\",code=\"200\",target=\"t\"} 1"),
+            "{b}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_lets_go_of_the_assembly_it_made_stale() {
         let store = Store::new(Arc::new(SelfMetrics::new()));
         let key = SlotKey {
             target: "t".into(),
