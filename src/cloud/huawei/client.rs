@@ -71,13 +71,11 @@ impl HuaweiClient {
     }
 
     /// Sends a signed POST of the JSON `body` (retried like [`Self::send`]) and returns
-    /// the response if its status is below 400.
-    pub async fn post(
-        &self,
-        req: &ApiRequest<'_>,
-        body: &[u8],
-    ) -> Result<reqwest::Response, ApiError> {
-        self.send_with_body(req, Some(body)).await
+    /// the answer's body undecoded, read within the body-size limit (for answers that
+    /// hold credentials, decoded without quoting them).
+    pub async fn post_raw(&self, req: &ApiRequest<'_>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let response = self.send_with_body(req, Some(body)).await?;
+        read_limited(response, self.settings.max_body_bytes, req.api).await
     }
 
     /// A GET (`body` is `None`) or a POST of `body`.

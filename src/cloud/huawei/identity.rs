@@ -17,7 +17,7 @@ use crate::clock::WallClock;
 use crate::cloud::credentials::{
     Credentials, FetchError, FetchFuture, KeySource, Keys, TemporaryKeys, read_secret_file,
 };
-use crate::cloud::http::{ApiError, header_value, read_limited};
+use crate::cloud::http::{ApiError, header_value};
 use crate::cloud::identity::{
     METADATA_TOKEN_TTL_SECONDS, decode_secret_answer, fetch_error, joined, parse_expiry,
     refreshing, send_unsigned, source_settings,
@@ -368,12 +368,9 @@ impl Agency {
             query: Vec::new(),
             project_id: None,
         };
-        let response = self
+        let answer = self
             .client
-            .post(&request, body.as_bytes())
-            .await
-            .map_err(fetch_error)?;
-        let answer = read_limited(response, 1 << 20, API_IAM_SECURITY_TOKENS)
+            .post_raw(&request, body.as_bytes())
             .await
             .map_err(fetch_error)?;
         temporary_keys(API_IAM_SECURITY_TOKENS, &answer)
